@@ -1,0 +1,1 @@
+"""beatgan.bridge: the daemon, the tempo renderer, the sinks and the command line."""

@@ -1,0 +1,63 @@
+"""The `beatgan` console entry: a table of subcommands, each a module with `add_arguments` + `run`.
+
+Subcommand modules are imported lazily so `beatgan --help` and `beatgan generate` do not pay for
+the daemon's or the trainer's imports.
+"""
+from __future__ import annotations
+
+import argparse
+import enum
+import importlib
+import logging
+import sys
+
+
+class Exit(enum.IntEnum):
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    INTERRUPTED = 130
+
+
+# name -> (module, one-line help). Each module defines add_arguments(parser) and run(args) -> int.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "generate": ("beatgan.bridge.generate_cmd", "generate loop WAVs at a tempo"),
+}
+
+
+class UserError(Exception):
+    """An error the user can fix: printed as one line, no traceback (unless --debug)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="beatgan", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
+        importlib.import_module(module).add_arguments(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.command:
+        parser.print_help()
+        return Exit.USAGE
+    try:
+        return int(importlib.import_module(args._module).run(args) or Exit.OK)
+    except KeyboardInterrupt:
+        return Exit.INTERRUPTED
+    except (UserError, FileNotFoundError, ValueError, OSError) as e:
+        if args.debug:
+            raise
+        print(f"beatgan {args.command}: error: {e}", file=sys.stderr)
+        return Exit.ERROR
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

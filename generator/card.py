@@ -1,0 +1,90 @@
+"""The model card: everything a consumer of a model needs, stored as JSON next to the weights."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from .config import GeneratorConfig
+
+CARD_FILE = "model_card.json"
+INDEX_FILE = "model.safetensors.index.json"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class ModelCard:
+    config: GeneratorConfig
+    name: str = "beatgan"
+    training: dict = field(default_factory=dict)   # data, recipe, steps, minutes, machine, licences
+    evaluation: dict = field(default_factory=dict)  # figures from `beatgan evaluate`
+    shards: dict = field(default_factory=dict)      # shard file name -> sha256 hex
+    format_version: int = FORMAT_VERSION
+
+    # The fields a renderer or daemon needs, flattened for convenience.
+    @property
+    def sample_rate(self) -> int:
+        return self.config.sample_rate
+
+    @property
+    def tempo_bpm(self) -> float:
+        return self.config.tempo_bpm
+
+    @property
+    def beats_per_bar(self) -> int:
+        return self.config.beats_per_bar
+
+    @property
+    def bar_samples(self) -> int:
+        return self.config.bar_samples
+
+    @property
+    def slice_samples(self) -> int:
+        return self.config.slice_samples
+
+    @property
+    def channels(self) -> int:
+        return self.config.channels
+
+    def to_dict(self) -> dict:
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["config"] = self.config.to_dict()
+        # Redundant on purpose: a consumer in another language reads these without the config.
+        d["sample_rate"] = self.sample_rate
+        d["tempo_bpm"] = self.tempo_bpm
+        d["beats_per_bar"] = self.beats_per_bar
+        d["bar_samples"] = self.bar_samples
+        d["slice_samples"] = self.slice_samples
+        d["channels"] = self.channels
+        d["model_size"] = self.config.model_size
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelCard":
+        d = dict(d)
+        version = d.get("format_version")
+        if version != FORMAT_VERSION:
+            raise ValueError(f"format_version {version!r} is not supported (expected {FORMAT_VERSION})")
+        cfg = GeneratorConfig.from_dict(d.pop("config"))
+        own = {f.name for f in fields(cls)} - {"config"}
+        card = cls(config=cfg, **{k: v for k, v in d.items() if k in own})
+        if d.get("bar_samples", card.bar_samples) != card.bar_samples:
+            raise ValueError(f"bar_samples {d['bar_samples']} disagrees with the config "
+                             f"({card.bar_samples})")
+        return card
+
+    def save(self, folder: Path) -> Path:
+        path = Path(folder) / CARD_FILE
+        path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, folder: Path) -> "ModelCard":
+        path = Path(folder) / CARD_FILE
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: model card missing")
+        try:
+            return cls.from_dict(json.loads(path.read_text()))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"{path}: not a valid model card ({e})") from e
+

@@ -1,0 +1,143 @@
+"""Model configurations: the paper-exact WaveGAN family and the bar-aligned BeatGAN variant.
+
+A config describes the network only; what it was trained on lives in the model card.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+LATENT_DIM = 100  # the paper's z ~ U(-1, 1)^100
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """One WaveGAN-style network pair (generator + mirrored discriminator)."""
+
+    arch: str = "wavegan"            # "wavegan" (paper, fixed slices) or "bar" (bar-aligned strides)
+    channels: int = 2                # audio channels; BeatGAN is stereo
+    model_size: int = 64             # the paper's d
+    slice_samples: int = 32768       # generator output length in samples
+    sample_rate: int = 14700         # Hz
+    tempo_bpm: float = 125.0         # model tempo of the training loops
+    beats_per_bar: int = 4           # beats in the generated unit (the seed's "bar" was 2)
+    latent_dim: int = LATENT_DIM
+    kernel_len: int = 25             # paper kernel; the bar arch derives its own (6 * stride + 1)
+    upsample: str = "zeros"          # "zeros" = transposed conv (paper), "nn" = nearest + conv
+    phase_shuffle: int = 2           # discriminator phase shuffle radius n, in samples
+    minibatch_std: bool = False      # append a minibatch-stddev channel before D's dense layer
+    strides: tuple[int, ...] = field(default=())  # filled in by __post_init__
+
+    def __post_init__(self) -> None:
+        if self.arch not in ("wavegan", "bar"):
+            raise ValueError(f"arch must be 'wavegan' or 'bar', got {self.arch!r}")
+        if self.upsample not in ("zeros", "nn"):
+            raise ValueError(f"upsample must be 'zeros' or 'nn', got {self.upsample!r}")
+        if self.channels < 1 or self.model_size < 1:
+            raise ValueError("channels and model_size must be >= 1")
+        if self.arch == "wavegan":
+            strides = _paper_strides(self.slice_samples)
+        else:
+            strides = bar_strides(self.bar_samples)
+            if self.slice_samples != self.bar_samples:
+                # The bar arch makes exactly one bar: no padding to learn.
+                object.__setattr__(self, "slice_samples", self.bar_samples)
+        if self.strides and tuple(self.strides) != strides:
+            raise ValueError(f"strides {self.strides} do not match {self.arch} at "
+                             f"{self.slice_samples} samples (expected {strides})")
+        object.__setattr__(self, "strides", strides)
+        if self.bar_samples > self.slice_samples:
+            raise ValueError(f"a bar of {self.bar_samples} samples does not fit in a slice of "
+                             f"{self.slice_samples}")
+
+    @property
+    def bar_samples(self) -> int:
+        """Samples in the generated musical unit at the model tempo and rate."""
+        exact = self.beats_per_bar * 60.0 / self.tempo_bpm * self.sample_rate
+        return int(round(exact))
+
+    @property
+    def positions(self) -> int:
+        """Length of the dense layer's output, in time steps (16 in every config)."""
+        n = self.slice_samples
+        for s in self.strides:
+            n //= s
+        return n
+
+    @property
+    def dense_channels(self) -> int:
+        # Paper: [16, 16d] for 16384 and [16, 32d] for the longer slices (one layer more).
+        return self.model_size * 2 ** (len(self.strides) - 1)
+
+    def kernel_for(self, stride: int) -> int:
+        return self.kernel_len if self.arch == "wavegan" else 6 * stride + 1
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["strides"] = list(self.strides)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "GeneratorConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown config keys: {sorted(unknown)}")
+        d = dict(d)
+        if "strides" in d:
+            d["strides"] = tuple(d["strides"])
+        return cls(**d)
+
+
+def _paper_strides(slice_samples: int) -> tuple[int, ...]:
+    table = {16384: (4, 4, 4, 4, 4), 32768: (4, 4, 4, 4, 4, 2), 65536: (4, 4, 4, 4, 4, 4)}
+    if slice_samples not in table:
+        raise ValueError(f"paper WaveGAN supports slices {sorted(table)}, got {slice_samples}")
+    return table[slice_samples]
+
+
+def bar_strides(bar_samples: int, positions: int = 16, max_stride: int = 8) -> tuple[int, ...]:
+    """Strides that turn one position per sixteenth note into exactly one bar.
+
+    1764 samples per sixteenth (125 bpm, 14.7 kHz) = 3*3*4*7*7. Factors are merged greedily up to
+    max_stride so the network stays shallow; the order is small-to-large (coarse layers are wide
+    in channels, cheap in time).
+    """
+    if bar_samples % positions:
+        raise ValueError(f"a bar of {bar_samples} samples does not split into {positions} "
+                         "sixteenths; pick a tempo/rate with an integer sixteenth length")
+    per_step = bar_samples // positions
+    primes, n, p = [], per_step, 2
+    while n > 1:
+        while n % p == 0:
+            primes.append(p)
+            n //= p
+        p += 1
+    if any(q > max_stride for q in primes):
+        raise ValueError(f"a sixteenth of {per_step} samples has a prime factor above "
+                         f"{max_stride} ({primes}); no bar-aligned strides for this tempo/rate")
+    # Merge 2s into 4s (a 2-stride layer is wasted depth), keep the rest.
+    twos = primes.count(2)
+    rest = [q for q in primes if q != 2]
+    merged = [4] * (twos // 2) + [2] * (twos % 2) + rest
+    return tuple(sorted(merged))
+
+
+# Named configs: names are the public handles in the CLI and in model cards.
+NAMED_CONFIGS: dict[str, GeneratorConfig] = {
+    # The seed notebook exactly: 16384 samples, of which the first 14112 (two beats) are used.
+    "wavegan-2beat": GeneratorConfig(slice_samples=16384, beats_per_bar=2),
+    # Paper WaveGAN on the full 4/4 bar: slice 32768, bar = first 28224 samples.
+    "wavegan": GeneratorConfig(slice_samples=32768),
+    "wavegan-65536": GeneratorConfig(slice_samples=65536),
+    # Bar-aligned: 16 latent positions = 16 sixteenths, output exactly one bar.
+    "beatgan-bar": GeneratorConfig(arch="bar", model_size=16, slice_samples=28224),
+}
+
+
+def named_config(name: str, **overrides) -> GeneratorConfig:
+    if name not in NAMED_CONFIGS:
+        raise ValueError(f"unknown config {name!r}; choose one of {sorted(NAMED_CONFIGS)}")
+    d = NAMED_CONFIGS[name].to_dict()
+    d.update(overrides)
+    d.pop("strides")  # derived again from the (possibly overridden) slice or bar
+    return GeneratorConfig.from_dict(d)

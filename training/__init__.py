@@ -1,0 +1,1 @@
+"""beatgan.training: data preparation, kit rendering, training and evaluation."""
