@@ -1,0 +1,78 @@
+"""Load once, generate many: the object the CLI and the daemon hold warm."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .card import ModelCard
+from .latent import MAX_SEED, morph_latent, seed_latent, variation_latent
+from .weights import ModelLoadError, load_generator
+
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+# The repo's shipped weights; BEATGAN_MODEL points elsewhere without a flag.
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "weights"
+
+
+def default_model_dir() -> Path:
+    return Path(os.environ.get("BEATGAN_MODEL") or DEFAULT_MODEL_DIR)
+
+
+def pick_device(device: str = "auto") -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelLoadError(f"device {device!r} requested but CUDA is not available here")
+    return device
+
+
+class BeatGenerator:
+    """A warm generator. `generate` returns float32 (n, channels, bar_samples) at card.sample_rate."""
+
+    def __init__(self, card: ModelCard, net: torch.nn.Module, device: str, dtype: torch.dtype,
+                 source: Path | None = None):
+        self.card, self.net, self.device, self.dtype, self.source = card, net, device, dtype, source
+        self._rng = np.random.default_rng()
+
+    @classmethod
+    def load(cls, folder: str | Path | None = None, device: str = "auto",
+             dtype: str = "fp32") -> "BeatGenerator":
+        folder = Path(folder) if folder else default_model_dir()
+        if folder == DEFAULT_MODEL_DIR and not (folder / "model_card.json").exists():
+            raise ModelLoadError(f"no trained default weights in {folder} yet: pass --model DIR "
+                                 "(a folder made by `beatgan train`/export)")
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
+        dev = pick_device(device)
+        card, net = load_generator(folder, dev, DTYPES[dtype])
+        return cls(card, net, dev, DTYPES[dtype], folder)
+
+    def random_seed(self) -> int:
+        return int(self._rng.integers(0, MAX_SEED + 1))
+
+    @torch.inference_mode()
+    def generate_latents(self, z: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        z = np.asarray(z, dtype=np.float32)
+        if z.ndim != 2 or z.shape[1] != self.card.config.latent_dim:
+            raise ValueError(f"expected latents of shape (n, {self.card.config.latent_dim}), "
+                             f"got {z.shape}")
+        out = np.empty((len(z), self.card.channels, self.card.bar_samples), np.float32)
+        for i in range(0, len(z), batch_size):
+            zt = torch.from_numpy(z[i:i + batch_size]).to(self.device, self.dtype)
+            audio = self.net(zt)[..., :self.card.bar_samples]  # the bar is the slice's start
+            out[i:i + len(zt)] = audio.float().cpu().numpy()
+        return out
+
+    def generate(self, seeds) -> np.ndarray:
+        dim = self.card.config.latent_dim
+        return self.generate_latents(np.stack([seed_latent(s, dim) for s in seeds]))
+
+    def variation(self, seed: int, amount: float, variant: int = 0) -> np.ndarray:
+        z = variation_latent(seed, amount, variant, self.card.config.latent_dim)
+        return self.generate_latents(z[None])[0]
+
+    def morph(self, seed_a: int, seed_b: int, t: float) -> np.ndarray:
+        z = morph_latent(seed_a, seed_b, t, self.card.config.latent_dim)
+        return self.generate_latents(z[None])[0]

@@ -1,0 +1,54 @@
+"""Seeds to latents, and the latent moves a musician asks for (variation, morph).
+
+Latents come from NumPy's PCG64 on the CPU, never from torch's device RNG, so a seed names the same
+bar on every machine and device.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+MAX_SEED = 2**31 - 1  # fits an OSC int32 and a MIDI-slot table
+
+
+def check_seed(seed: int) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an integer, got {type(seed).__name__}")
+    if not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be in [0, {MAX_SEED}], got {seed}")
+    return int(seed)
+
+
+def seed_latent(seed: int, dim: int = 100) -> np.ndarray:
+    """z ~ U(-1, 1)^dim, fully determined by the seed."""
+    rng = np.random.Generator(np.random.PCG64(check_seed(seed)))
+    return rng.uniform(-1.0, 1.0, dim).astype(np.float32)
+
+
+def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    """Spherical interpolation: keeps the latent's norm in the range the generator was trained on
+    (a straight line between two latents passes through low-norm, quieter, blander bars)."""
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    cos = float(np.clip(np.dot(a / na, b / nb), -1.0, 1.0))
+    omega = np.arccos(cos)
+    if omega < 1e-6:
+        return ((1 - t) * a + t * b).astype(np.float32)
+    so = np.sin(omega)
+    return (np.sin((1 - t) * omega) / so * a + np.sin(t * omega) / so * b).astype(np.float32)
+
+
+def morph_latent(seed_a: int, seed_b: int, t: float, dim: int = 100) -> np.ndarray:
+    t = float(t)
+    if not 0.0 <= t <= 1.0:
+        raise ValueError(f"morph position t must be in [0, 1], got {t}")
+    return slerp(seed_latent(seed_a, dim), seed_latent(seed_b, dim), t)
+
+
+def variation_latent(seed: int, amount: float, variant: int = 0, dim: int = 100) -> np.ndarray:
+    """A nearby latent: `amount` 0 is the seed's own bar, 1 an unrelated one. `variant` picks
+    another direction at the same distance, so a producer can audition several variations."""
+    amount = float(amount)
+    if not 0.0 <= amount <= 1.0:
+        raise ValueError(f"variation amount must be in [0, 1], got {amount}")
+    rng = np.random.Generator(np.random.PCG64([check_seed(seed), 0x7A71, int(variant)]))
+    other = rng.uniform(-1.0, 1.0, dim).astype(np.float32)
+    return slerp(seed_latent(seed, dim), other, amount)
