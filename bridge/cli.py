@@ -22,6 +22,8 @@ class Exit(enum.IntEnum):
 # name -> (module, one-line help). Each module defines add_arguments(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("beatgan.bridge.generate_cmd", "generate loop WAVs at a tempo"),
+    "prepare": ("beatgan.training.prepare_cmd", "turn a folder of drum loops into a training dataset"),
+    "render-kit": ("beatgan.training.render_kit", "render EDM drum loops from free drum kits (a stand-in sample pack)"),
 }
 
 
