@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("beatgan.bridge.generate_cmd", "generate loop WAVs at a tempo"),
     "prepare": ("beatgan.training.prepare_cmd", "turn a folder of drum loops into a training dataset"),
     "render-kit": ("beatgan.training.render_kit", "render EDM drum loops from free drum kits (a stand-in sample pack)"),
+    "train": ("beatgan.training.train_cmd", "train a generator on a prepared dataset"),
+    "export": ("beatgan.training.export_cmd", "export a training checkpoint as shipped weights"),
 }
 
 

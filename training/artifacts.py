@@ -1,0 +1,112 @@
+"""What a run leaves to look at: a loss log, sample WAVs, a spectrogram grid and curves (PNG)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+class RunArtifacts:
+    def __init__(self, run_dir: Path, gcfg):
+        self.dir = Path(run_dir)
+        self.samples_dir = self.dir / "samples"
+        self.samples_dir.mkdir(parents=True, exist_ok=True)
+        self.gcfg = gcfg
+        self.loss_path = self.dir / "losses.jsonl"
+
+    def log_losses(self, step: int, logs: dict) -> None:
+        with open(self.loss_path, "a") as f:
+            f.write(json.dumps({"step": step, **{k: round(v, 5) for k, v in logs.items()}}) + "\n")
+
+    def samples(self, step: int, bars: np.ndarray) -> None:
+        import soundfile as sf
+        for i, bar in enumerate(bars[:4]):
+            sf.write(self.samples_dir / f"step{step:07d}_{i}.wav", bar.T, self.gcfg.sample_rate,
+                     subtype="PCM_24")
+        spectrogram_grid(bars, self.gcfg.sample_rate, self.samples_dir / f"step{step:07d}_grid.png",
+                         title=f"step {step}")
+        self.loss_curve()
+
+    def loss_curve(self) -> None:
+        if self.loss_path.exists():
+            loss_curve_png(self.loss_path, self.dir / "losses.png")
+
+    def evaluation(self, history: list[dict]) -> None:
+        (self.dir / "evaluation.json").write_text(json.dumps(history, indent=1))
+        if history:
+            eval_curve_png(history, self.dir / "evaluation.png")
+
+
+def _plt():
+    import matplotlib
+    matplotlib.use("Agg")  # no screen on a server; never pop windows from training
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def log_spectrogram(x: np.ndarray, n_fft: int = 512, hop: int = 128) -> np.ndarray:
+    """(samples,) -> (freq, frames) in dB."""
+    pad = np.pad(x, (n_fft // 2, n_fft // 2))
+    frames = np.lib.stride_tricks.sliding_window_view(pad, n_fft)[::hop] * np.hanning(n_fft)
+    mag = np.abs(np.fft.rfft(frames, axis=-1)).T
+    return 20 * np.log10(mag + 1e-5)
+
+
+def spectrogram_grid(bars: np.ndarray, sample_rate: int, path: Path, title: str = "",
+                     cols: int = 4) -> Path:
+    plt = _plt()
+    n = len(bars)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.0 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, bar in zip(axes.flat, bars):
+        spec = log_spectrogram(bar.mean(axis=0))
+        ax.imshow(spec, origin="lower", aspect="auto", vmin=-80, vmax=20, cmap="magma",
+                  extent=(0, bar.shape[-1] / sample_rate, 0, sample_rate / 2000))
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
+def loss_curve_png(loss_path: Path, out: Path, smooth: int = 50) -> Path:
+    plt = _plt()
+    rows = [json.loads(line) for line in open(loss_path) if line.strip()]
+    keys = sorted({k for r in rows for k in r if k != "step"})
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for k in keys:
+        pts = [(r["step"], r[k]) for r in rows if k in r]
+        steps, vals = np.array(pts).T
+        if len(vals) > smooth:
+            vals = np.convolve(vals, np.ones(smooth) / smooth, mode="valid")
+            steps = steps[smooth - 1:]
+        ax.plot(steps, vals, label=k)
+    ax.set_xlabel("generator step")
+    ax.set_ylabel("loss")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=80)
+    plt.close(fig)
+    return out
+
+
+def eval_curve_png(history: list[dict], out: Path) -> Path:
+    plt = _plt()
+    fig, ax1 = plt.subplots(figsize=(7, 3.5))
+    mins = [h["wall_minutes"] for h in history]
+    ax1.plot(mins, [h["grid"] for h in history], "o-", label="onset grid")
+    ax1.axhline(0.45, ls="--", c="C0", lw=0.8)
+    ax1.set_xlabel("training minutes")
+    ax1.set_ylabel("onset grid score")
+    ax2 = ax1.twinx()
+    ax2.plot(mins, [h["dynamics_db"] for h in history], "s-", c="C1", label="dynamics (dB)")
+    ax2.axhline(32, ls="--", c="C1", lw=0.8)
+    ax2.set_ylabel("dynamics dB")
+    fig.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(out, dpi=80)
+    plt.close(fig)
+    return out

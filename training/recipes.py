@@ -1,0 +1,76 @@
+"""Training recipes: the paper's WGAN-GP and the faster ones measured against it.
+
+A recipe is a TrainConfig preset; flags override single fields. Units are in the comments.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: str = "wavegan"            # named generator config (beatgan.generator.NAMED_CONFIGS)
+    model_size: int = 64              # d
+    upsample: str = "zeros"           # "zeros" (transposed conv, paper) or "nn"
+    minibatch_std: bool = False       # minibatch-stddev feature in the waveform critic
+    loss: str = "wgan"                # "wgan" (+GP), "ns" (non-saturating, +R1), "hinge" (+R1)
+    gp_lambda: float = 10.0           # WGAN-GP weight
+    r1_gamma: float = 0.0             # R1 weight gamma (penalty = gamma/2 * E||grad||^2)
+    r1_every: int = 4                 # lazy R1: every k critic steps, scaled by k
+    n_critic: int = 5                 # critic steps per generator step
+    batch_size: int = 64              # examples per step
+    lr_g: float = 1e-4                # Adam learning rates
+    lr_d: float = 1e-4
+    betas: tuple[float, float] = (0.5, 0.9)
+    ema_decay: float = 0.0            # generator EMA decay per step (0 = off)
+    stft_critic: bool = False         # add the multi-resolution STFT critic next to the waveform one
+    stft_weight: float = 1.0          # its weight in both losses
+    phase_shuffle: int = 2            # samples
+    autocast_bf16: bool = False       # bf16 autocast (GPU)
+    compile: bool = False             # torch.compile the networks
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["betas"] = list(self.betas)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        unknown = set(d) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown training config keys: {sorted(unknown)}")
+        d = dict(d)
+        if "betas" in d:
+            d["betas"] = tuple(d["betas"])
+        return cls(**d)
+
+
+RECIPES: dict[str, TrainConfig] = {
+    # Donahue et al. exactly: WGAN-GP, lambda 10, 5 critic steps, Adam 1e-4 (0.5, 0.9), batch 64.
+    "paper": TrainConfig(),
+    # The paper's losses on the bar-aligned network.
+    "paper-bar": TrainConfig(model="beatgan-bar", model_size=32),
+    # Previous session's CPU probe: NS + R1 gamma 5, one critic step, EMA.
+    "cpu-r1": TrainConfig(model="beatgan-bar", model_size=16, loss="ns", gp_lambda=0.0,
+                          r1_gamma=5.0, n_critic=1, batch_size=16, lr_g=2e-4, lr_d=2e-4,
+                          betas=(0.5, 0.99), ema_decay=0.998),
+    # CPU default candidate: smaller R1 (StyleGAN2-ADA heuristic), STFT critic against hiss,
+    # minibatch-stddev for diversity, EMA with warm-up.
+    "cpu-stft": TrainConfig(model="beatgan-bar", model_size=32, loss="ns", gp_lambda=0.0,
+                            r1_gamma=1.0, n_critic=1, batch_size=16, lr_g=2e-4, lr_d=2e-4,
+                            betas=(0.0, 0.99), ema_decay=0.999, stft_critic=True,
+                            minibatch_std=True),
+    # Same with nearest-neighbour upsampling (no transposed-conv buzz).
+    "cpu-stft-nn": TrainConfig(model="beatgan-bar", model_size=32, upsample="nn", loss="ns",
+                               gp_lambda=0.0, r1_gamma=1.0, n_critic=1, batch_size=16,
+                               lr_g=2e-4, lr_d=2e-4, betas=(0.0, 0.99), ema_decay=0.999,
+                               stft_critic=True, minibatch_std=True),
+    # GPU: the paper recipe with bf16 autocast and torch.compile.
+    "paper-fast": TrainConfig(autocast_bf16=True, compile=True),
+}
+
+
+def recipe(name: str, **overrides) -> TrainConfig:
+    if name not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r}; choose one of {sorted(RECIPES)}")
+    return replace(RECIPES[name], **{k: v for k, v in overrides.items() if v is not None})

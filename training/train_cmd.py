@@ -1,0 +1,98 @@
+"""`beatgan train DATASET`: train a generator, checkpointing and evaluating on the way."""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+HOLDOUT_FRACTION = 0.1  # whole source loops kept out of training, for evaluation
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from .recipes import RECIPES
+    p.add_argument("dataset", type=Path, help="dataset file made by `beatgan prepare` (.npz)")
+    p.add_argument("--recipe", default="paper", choices=sorted(RECIPES),
+                   help="training recipe (default: paper = WGAN-GP as in Donahue et al.)")
+    p.add_argument("--run-dir", type=Path, default=Path("runs/train"),
+                   help="checkpoints, samples, curves go here (default: runs/train)")
+    p.add_argument("--minutes", type=float, help="wall-clock budget in minutes")
+    p.add_argument("--steps", type=int, help="stop at this generator step")
+    p.add_argument("--resume", nargs="?", const="auto", metavar="CHECKPOINT",
+                   help="continue from CHECKPOINT (default: RUN_DIR/checkpoints/last.pt)")
+    p.add_argument("--export", type=Path, metavar="DIR",
+                   help="at the end, export the best EMA checkpoint to DIR in the weights format")
+    p.add_argument("--checkpoint-minutes", type=float, default=5.0,
+                   help="checkpoint and evaluate every N minutes (default 5)")
+    p.add_argument("--checkpoint-steps", type=int, help="... or every N steps instead")
+    p.add_argument("--sample-every", type=int, default=500, help="samples + PNGs every K steps")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
+    for name, typ in (("model_size", int), ("batch_size", int), ("n_critic", int),
+                      ("r1_gamma", float), ("lr_g", float), ("lr_d", float),
+                      ("ema_decay", float), ("upsample", str)):
+        p.add_argument("--" + name.replace("_", "-"), type=typ, dest=name,
+                       help="override the recipe's " + name)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+    import torch.distributed as dist
+
+    from beatgan.bridge.cli import UserError
+
+    from .dataset import load_dataset
+    from .recipes import recipe
+    from .trainer import RunOptions, export_checkpoint, load_checkpoint, run_training
+
+    if args.minutes is None and args.steps is None:
+        raise UserError("give a budget: --minutes M and/or --steps N")
+    cfg = recipe(args.recipe, **{k: getattr(args, k) for k in (
+        "model_size", "batch_size", "n_critic", "r1_gamma", "lr_g", "lr_d", "ema_decay",
+        "upsample")})
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    device = args.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if distributed:
+        backend = "nccl" if device.startswith("cuda") else "gloo"
+        dist.init_process_group(backend)
+        if device.startswith("cuda"):
+            device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+    ds = load_dataset(args.dataset)
+    train_idx, held_idx = ds.split_by_source(HOLDOUT_FRACTION, seed=0)
+    meta = {**ds.meta, "dataset": str(args.dataset), "n_examples": int(len(train_idx)),
+            "n_sources": int(len(set(ds.source[train_idx].tolist()))),
+            "holdout_fraction": HOLDOUT_FRACTION, "holdout_seed": 0}
+    resume = None
+    if args.resume:
+        resume = args.run_dir / "checkpoints" / "last.pt" if args.resume == "auto" else Path(args.resume)
+        if not resume.is_file():
+            raise UserError(f"{resume}: no checkpoint to resume from")
+    opts = RunOptions(run_dir=args.run_dir, minutes=args.minutes, steps=args.steps,
+                      checkpoint_minutes=args.checkpoint_minutes,
+                      checkpoint_steps=args.checkpoint_steps, sample_every=args.sample_every,
+                      seed=args.seed, device=device, threads=args.threads,
+                      progress=not args.no_progress)
+    trainer = run_training(cfg, ds.audio[train_idx], meta, opts, resume=resume)
+    if trainer.rank == 0:
+        print(f"trained to step {trainer.step} in {trainer.wall_seconds / 60:.1f} min; "
+              f"best: {trainer.best}")
+        if args.export:
+            best = load_checkpoint(args.run_dir / "checkpoints" / "best.pt")
+            export_checkpoint(best, args.export, extra={"machine": _machine(device)})
+            print(f"exported the best checkpoint (step {best['step']}) to {args.export}")
+    if distributed:
+        dist.destroy_process_group()
+    return 0
+
+
+def _machine(device: str) -> str:
+    import platform
+
+    import torch
+    if device.startswith("cuda"):
+        return torch.cuda.get_device_name(device)
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
+
