@@ -102,11 +102,18 @@ def save_dataset(path: str | Path, audio: np.ndarray, source: np.ndarray, label_
             (np.savez_compressed if compress else np.savez)(
                 f, audio=audio, source=source, label_style=label_style, label_kit=label_kit,
                 meta=np.array(json.dumps(meta)))
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def load_meta(path: str | Path) -> dict:

@@ -29,6 +29,7 @@ from .dataset import save_dataset
 AUDIO_EXTENSIONS = (".wav", ".wave", ".flac", ".aif", ".aiff", ".aifc")
 MANIFEST = "manifest.json"
 FULL_SCALE_24 = 2 ** 23
+MAX_PEAK = 0.995  # bars louder than this (of full scale) are scaled down: room for the noise, no clipping
 
 
 @dataclass(frozen=True)
@@ -353,6 +354,12 @@ def prepare(loops_dir: str | Path, out: str | Path, config: PrepareConfig = Prep
         if bar is None:
             report.skipped.append({"file": rel, "reason": info["reason"]})
         else:
+            peak = float(np.max(np.abs(bar)))
+            if peak > MAX_PEAK:
+                # Anti-aliasing can push a loop mastered near 0 dBFS over full scale (Gibbs overshoot
+                # of clipped/saturated drums): scale the bar down rather than clip it.
+                bar = bar * np.float32(MAX_PEAK / peak)
+                info["scaled_db"] = round(20 * math.log10(MAX_PEAK / peak), 2)
             if bar.shape[1] > config.slice_samples:
                 info["cut_samples"] = int(bar.shape[1] - config.slice_samples)
                 bar = bar[:, : config.slice_samples]
@@ -360,6 +367,10 @@ def prepare(loops_dir: str | Path, out: str | Path, config: PrepareConfig = Prep
             report.used.append(info)
         if progress is not None:
             progress(i + 1, len(files))
+    scaled = [u for u in report.used if u.get("scaled_db")]
+    if scaled:
+        report.notes.append(f"{len(scaled)} bar(s) peaked above {MAX_PEAK} of full scale after resampling and were "
+                            f"scaled down (by up to {-min(u['scaled_db'] for u in scaled):.2f} dB)")
     cut = [u for u in report.used if u.get("cut_samples")]
     if cut:
         report.notes.append(f"{len(cut)} bar(s) longer than the {config.slice_samples}-sample slice were cut "
