@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Sets up BeatGAN Bridge on a fresh Debian/Ubuntu machine with Python >= 3.10.
+#   scripts/setup.sh          the app: a .venv with BeatGAN and its Python packages
+#   scripts/setup.sh --test   also the Debian packages the tests drive (JACK dummy server,
+#                             PortAudio, liblo's oscsend/oscdump, headless Pd, Hydrogen drum
+#                             kits, Lua, Node.js) and the test extras
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+
+apt_install() {
+  $SUDO apt-get update -qq
+  # jackd2 asks whether to enable realtime limits; a test machine does not need them.
+  echo "jackd2 jackd/tweak_rt_limits boolean false" | $SUDO debconf-set-selections
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$@"
+}
+
+if [ "$want_test" = 1 ]; then
+  pkgs=(jackd2 libportaudio2 liblo-tools puredata-core hydrogen-drumkits hydrogen-data lua5.4)
+  command -v node >/dev/null || pkgs+=(nodejs)
+  missing=()
+  for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+fi
+
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/pip install -q --upgrade pip >/dev/null
+# A pinned torch first: the CPU build (a range would pull a multi-GB CUDA build on machines
+# that have no local wheel). On a GPU machine, install your CUDA torch before running this.
+.venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/pip install -q "torch==2.13.0"
+if [ "$want_test" = 1 ]; then
+  .venv/bin/pip install -q -e ".[test,train]"
+else
+  .venv/bin/pip install -q -e .
+fi
+echo "BeatGAN is set up in .venv (try: .venv/bin/beatgan --help)"
