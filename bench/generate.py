@@ -1,0 +1,80 @@
+"""Generation speed: bars/s and ms/bar at batch 1 and 64, fp32 and half precision, CPU (and CUDA).
+
+    .venv/bin/python bench/generate.py [--model DIR] [--config beatgan-bar] [--model-size 32]
+
+Without --model a randomly initialised network of the given config is timed (speed does not
+depend on the weights). Targets: one bar in <= 20 ms on the 2-core CPU machine, <= 1 ms on an H100.
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+from beatgan.generator import ModelCard, named_config
+from beatgan.generator.engine import BeatGenerator
+from beatgan.generator.wavegan import Generator, count_parameters
+from beatgan.generator.weights import save_model
+
+
+def time_call(fn, repeats: int, sync) -> float:
+    fn()  # warm-up: allocator, kernels, caches
+    sync()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", help="a model folder (default: random init of --config)")
+    ap.add_argument("--config", default="beatgan-bar")
+    ap.add_argument("--model-size", type=int, default=32)
+    ap.add_argument("--threads", default="1,2",
+                    help="CPU thread counts to time (2 threads lose badly to a busy machine)")
+    ap.add_argument("--repeats", type=int, default=5)
+    args = ap.parse_args()
+    folder = args.model
+    if folder is None:
+        folder = tempfile.mkdtemp()
+        cfg = named_config(args.config, model_size=args.model_size)
+        save_model(Generator(cfg), ModelCard(config=cfg), folder)
+    devices = [f"cpu/{n}" for n in args.threads.split(",")]
+    devices += ["cuda"] if torch.cuda.is_available() else []
+    print(f"torch {torch.__version__}")
+    rows = []
+    for name in devices:
+        device, _, threads = name.partition("/")
+        if threads:
+            torch.set_num_threads(int(threads))
+        sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+        for dtype in ("fp32", "bf16", "fp16"):
+            if device == "cpu" and dtype == "fp16":
+                continue  # no fast fp16 kernels on CPU; bf16 is the CPU half type
+            gen = BeatGenerator.load(folder, device=device, dtype=dtype)
+            device_label = name
+            for batch in (1, 64):
+                seeds = list(range(batch))
+                z = np.stack([np.random.default_rng(s).uniform(-1, 1, 100) for s in seeds])
+                t = time_call(lambda: gen.generate_latents(z, batch_size=batch), args.repeats, sync)
+                rows.append((device_label, dtype, batch, t))
+    card = gen.card
+    print(f"model: {card.config.arch} d={card.config.model_size} "
+          f"({count_parameters(gen.net) / 1e6:.2f} M params), bar = {card.bar_samples} samples")
+    base = {(d, b): t for d, dt, b, t in rows if dt == "fp32"}
+    print(f"{'device':8} {'dtype':5} {'batch':>5} {'ms/bar':>9} {'bars/s':>9} {'vs fp32':>8}")
+    for device, dtype, batch, t in rows:
+        per = t / batch
+        print(f"{device:8} {dtype:5} {batch:5d} {per * 1e3:9.2f} {1 / per:9.1f} "
+              f"{base[(device, batch)] / t:7.2f}x")
+
+
+if __name__ == "__main__":
+    main()
