@@ -74,7 +74,7 @@ def noise_levels(noise_lsb24: int) -> dict:
 # ---------------------------------------------------------------------------------------------
 # tempo
 
-_NAME_TEMPO = re.compile(r"(?<![\d.])(\d{2,3}(?:[.p]\d+)?)\s*[-_ ]?\s*bpm(?![a-z])", re.IGNORECASE)
+_NAME_TEMPO = re.compile(r"(?<![\d.])(\d{2,3}(?:[.p]\d+)?)\s*[-_ ]?\s*bpm", re.IGNORECASE)
 
 
 def tempo_from_name(name: str) -> float | None:
@@ -322,8 +322,9 @@ def load_bar(path: Path, config: PrepareConfig) -> tuple[np.ndarray | None, dict
 
 
 def prepare(loops_dir: str | Path, out: str | Path, config: PrepareConfig = PrepareConfig(),
-            progress=None) -> Report:
-    """Run the pipeline; writes the dataset to `out` and returns the report (not yet written)."""
+            progress=None, compress: bool = False) -> Report:
+    """Run the pipeline; writes the dataset to `out` (zip-compressed with `compress`) and returns
+    the report (not yet written)."""
     loops_dir, out = Path(loops_dir), Path(out)
     if not loops_dir.is_dir():
         raise FileNotFoundError(f"loops folder {loops_dir} does not exist")
@@ -424,7 +425,8 @@ def prepare(loops_dir: str | Path, out: str | Path, config: PrepareConfig = Prep
         "loops_dir": str(loops_dir),
         "generator": manifest.get("generator") if manifest else None,
     }
-    save_dataset(out, audio, source, np.repeat(label_style, copies), np.repeat(label_kit, copies), meta)
+    save_dataset(out, audio, source, np.repeat(label_style, copies), np.repeat(label_kit, copies), meta,
+                 compress=compress)
     return report
 
 

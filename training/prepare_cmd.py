@@ -33,6 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="noise peak in 24-bit LSBs: uniform integers in [-N, N) (default 10000 = "
                         "0.0012 of full scale, -63.2 dBFS RMS; 0 = clean copies)")
     p.add_argument("--seed", type=int, default=0, help="augmentation RNG seed (default 0)")
+    p.add_argument("--compress", action="store_true",
+                   help="zip-compress the arrays (smaller file, slower to write and load)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
             log.info("read %d/%d files", done, total)
 
     try:
-        report = prepare(args.loops_dir, args.out, config, progress)
+        report = prepare(args.loops_dir, args.out, config, progress, compress=args.compress)
     except NoUsableLoops as e:
         write_report(e.report, rpath)
         print(e.report.summary())
