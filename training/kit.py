@@ -324,10 +324,14 @@ def read_oneshot(path: Path, sample_rate: int, max_seconds: float) -> np.ndarray
     if peak <= 1e-6:
         raise ValueError("silent file")
     x /= peak
-    # Trim the silent tail (below -80 dB): it costs mixing time and adds nothing.
-    loud = np.nonzero(np.max(np.abs(x), axis=0) > 1e-4)[0]
-    n = min(int(loud[-1]) + 1, int(max_seconds * sample_rate))
-    x = x[:, :n].copy()
+    # Trim silence before the onset (below -60 dB, keeping 1 ms): some recordings start late, which
+    # would put every hit of that sound behind the grid. And trim the silent tail (below -80 dB):
+    # it costs mixing time and adds nothing.
+    env = np.max(np.abs(x), axis=0)
+    start = max(0, int(np.argmax(env > 1e-3)) - int(0.001 * sample_rate))
+    loud = np.nonzero(env > 1e-4)[0]
+    n = min(int(loud[-1]) + 1 - start, int(max_seconds * sample_rate))
+    x = x[:, start:start + n].copy()
     fade = min(n, int(0.005 * sample_rate))
     if n >= int(max_seconds * sample_rate) and fade > 0:  # cut long cymbals without a click
         x[:, -fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
