@@ -276,5 +276,6 @@ def test_render_kit_then_prepare_round_trip(tmp_path):
 def test_docs_mention_every_flag():
     docs = DOCS.read_text()
     for flag in ("--slice", "--tempo", "--tolerance", "--decimate", "--copies", "--noise", "--seed",
-                 "--default-tempo", "--loops", "--kits", "--kit-dir", "--bus"):
+                 "--default-tempo", "--loops", "--kits", "--kit-dir", "--bus", "--overwrite", "--compress",
+                 "--licence", "--list-kits", "--tempos", "--styles", "--bars"):
         assert re.search(re.escape(flag) + r"\b", docs), flag

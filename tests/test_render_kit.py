@@ -309,3 +309,16 @@ def test_cli_render_kit_with_a_folder_kit(tmp_path, capsys):
     assert cli_main(["render-kit", "--out", str(tmp_path / "o3"), "--tempos", "fast"]) == 1
     assert cli_main(["render-kit", "--list-kits", "--kits", "HardElectro1"]) == 0
     assert "HardElectro1  [GPL-2+]  usable" in capsys.readouterr().out
+
+
+def test_a_folder_with_audio_is_refused_unless_overwriting_our_own_loops(tmp_path):
+    kits = kitmod.find_kits(["TR808EmulationKit"])
+    render_folder(tmp_path / "out", kits, RenderConfig(loops=3, seed=0))
+    with pytest.raises(ValueError, match="--overwrite"):
+        render_folder(tmp_path / "out", kits, RenderConfig(loops=1, seed=0))
+    render_folder(tmp_path / "out", kits, RenderConfig(loops=1, seed=0), overwrite=True)
+    assert len(list((tmp_path / "out").glob("*.wav"))) == 1  # the 2 stale loops are gone
+    _oneshot(tmp_path / "out" / "mine.wav", 100)
+    with pytest.raises(ValueError, match="did not make, e.g. mine.wav"):
+        render_folder(tmp_path / "out", kits, RenderConfig(loops=1, seed=0), overwrite=True)
+    assert (tmp_path / "out" / "mine.wav").is_file()

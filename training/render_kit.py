@@ -158,12 +158,39 @@ def _slug(name: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in name).strip("-")
 
 
+def _clear_previous_render(out_dir: Path, overwrite: bool) -> None:
+    """Refuse a folder that already holds audio (prepare would mix it in), unless `overwrite`, which
+    deletes only the loops a previous render-kit listed in its manifest."""
+    from .prepare import find_audio_files
+
+    if not out_dir.is_dir():
+        return
+    existing = find_audio_files(out_dir)
+    if not existing:
+        return
+    listed: set[str] = set()
+    if (out_dir / MANIFEST).is_file():
+        try:
+            listed = {lp["file"] for lp in json.loads((out_dir / MANIFEST).read_text()).get("loops", [])}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            listed = set()  # unreadable manifest: nothing is known to be ours, so nothing is deleted
+    foreign = [p for p in existing if p.relative_to(out_dir).as_posix() not in listed]
+    if not overwrite or foreign:
+        what = (f"{len(foreign)} audio file(s) render-kit did not make, e.g. {foreign[0].name}" if foreign
+                else f"{len(existing)} loops from an earlier render (pass --overwrite to replace them)")
+        raise ValueError(f"{out_dir} already holds {what}; `prepare` would mix them in: use an empty folder")
+    for p in existing:
+        p.unlink()
+    (out_dir / MANIFEST).unlink()
+
+
 def render_folder(out_dir: str | Path, kits, config: RenderConfig = RenderConfig(),
-                  progress=None) -> dict:
+                  progress=None, overwrite: bool = False) -> dict:
     """Render `config.loops` loops from `kits` (a list of kit.Kit) into `out_dir`; returns the manifest.
 
     Kits missing a kick, a backbeat or a hat are left out and listed in the manifest. Loop i gets
     style `styles[i % n_styles]` and kit `kits[(i // n_styles) % n_kits]`, so the classes are balanced.
+    A folder holding audio is refused; with `overwrite`, an earlier render's loops are replaced.
     """
     import numpy as np
     import soundfile as sf
@@ -188,14 +215,14 @@ def render_folder(out_dir: str | Path, kits, config: RenderConfig = RenderConfig
         loaded = kitmod.load_kit(k, config.sample_rate, config.max_oneshot_s)
         if loaded.unreadable:
             log.warning("%s: %d unreadable sample(s), e.g. %s", k.name, len(loaded.unreadable), loaded.unreadable[0])
-        missing = [r for r in ("kick",) if r not in loaded.voices]
-        if missing or not any(r in loaded.voices for r in ("snare", "clap")):
+        if "kick" not in loaded.voices or not any(r in loaded.voices for r in ("snare", "clap")):
             left_out.append({"kit": k.name, "reason": "its kick/snare samples could not be read"})
             continue
         usable.append(loaded)
     if not usable:
         reasons = "; ".join(f"{d['kit']}: {d['reason']}" for d in left_out) or "no kits given"
         raise ValueError(f"no usable kit ({reasons})")
+    _clear_previous_render(out_dir, overwrite)
     out_dir.mkdir(parents=True, exist_ok=True)
     n_styles = len(config.styles)
     loops = []
@@ -262,6 +289,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bus", choices=BUS_MODES, default="random",
                    help="bus processing: none, glue (compressor), drive (compressor+saturation), "
                         "random (one of them per loop; default)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the loops of an earlier render-kit run in --out (other audio files are never touched)")
     p.add_argument("--list-kits", action="store_true", help="list the kits, their roles and licences, and exit")
 
 
@@ -302,7 +331,7 @@ def run(args: argparse.Namespace) -> int:
         if done % step == 0 or done == total:
             log.info("rendered %d/%d loops", done, total)
 
-    manifest = render_folder(args.out, kits, config, progress)
+    manifest = render_folder(args.out, kits, config, progress, overwrite=args.overwrite)
     dt = time.perf_counter() - t0
     counts: dict[str, int] = {}
     for loop in manifest["loops"]:
