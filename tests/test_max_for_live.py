@@ -1,0 +1,521 @@
+"""The Max for Live device: .amxd build, patcher sanity, and beatgan.js under node with a fake Live.
+
+The device logic runs in node (max_for_live/test/harness.js) against a fake LiveAPI that answers
+the way the Live Object Model documents; the end-to-end test at the bottom sends the messages the
+device builds to a real `beatgan serve` over UDP and feeds its reply back into the device.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+M4L = ROOT / "max_for_live"
+MAXPAT = M4L / "BeatGAN.maxpat"
+AMXD = M4L / "BeatGAN.amxd"
+JS = M4L / "beatgan.js"
+HARNESS = M4L / "test" / "harness.js"
+NODE = shutil.which("node")
+
+
+def load_builder():
+    spec = importlib.util.spec_from_file_location("build_amxd", M4L / "build_amxd.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+builder = load_builder()
+
+
+def patcher() -> dict:
+    return json.loads(MAXPAT.read_text(encoding="utf-8"))["patcher"]
+
+
+def boxes() -> dict[str, dict]:
+    return {b["box"]["id"]: b["box"] for b in patcher()["boxes"]}
+
+
+def class_of(box: dict) -> str:
+    return box["text"].split()[0] if box["maxclass"] == "newobj" else box["maxclass"]
+
+
+# --------------------------------------------------------------------------------------------
+# .amxd build
+
+def test_build_is_byte_for_byte_reproducible_and_committed():
+    source = MAXPAT.read_bytes()
+    first, second = builder.build(source), builder.build(source)
+    assert first == second
+    assert AMXD.read_bytes() == first, "BeatGAN.amxd is stale: run python max_for_live/build_amxd.py"
+    run = subprocess.run([sys.executable, str(M4L / "build_amxd.py"), "--check"],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+
+
+def test_amxd_chunk_layout():
+    data = AMXD.read_bytes()
+    body = MAXPAT.read_bytes().replace(b"\r\n", b"\n")
+    assert data[:12] == b"ampf" + struct.pack("<I", 4) + b"aaaa"
+    assert data[12:24] == b"meta" + struct.pack("<I", 4) + struct.pack("<I", 1)
+    assert data[24:28] == b"ptch"
+    (size,) = struct.unpack("<I", data[28:32])
+    assert size == len(data) - 32, "ptch is the last chunk and runs to the end of the file"
+    assert data[32:] == body.rstrip(b"\n") + b"\n\0"
+
+
+def test_amxd_parses_back_to_the_source_patcher():
+    parsed = builder.parse(AMXD.read_bytes())
+    assert parsed["type"] == b"aaaa"
+    assert parsed["meta"] == 1
+    assert parsed["patcher"] == patcher()
+    assert parsed["patcher"]["project"]["amxdtype"] == int.from_bytes(b"aaaa", "big")
+
+
+def test_build_ignores_line_endings(tmp_path):
+    crlf = MAXPAT.read_bytes().replace(b"\n", b"\r\n")
+    assert builder.build(crlf) == builder.build(MAXPAT.read_bytes())
+
+
+def test_build_writes_only_what_it_is_told(tmp_path):
+    out = tmp_path / "Dev.amxd"
+    run = subprocess.run([sys.executable, str(M4L / "build_amxd.py"), "--out", str(out)],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert out.read_bytes() == AMXD.read_bytes()
+    stale = subprocess.run([sys.executable, str(M4L / "build_amxd.py"), "--check",
+                            "--out", str(tmp_path / "missing.amxd")], capture_output=True, text=True)
+    assert stale.returncode == 1 and "out of date" in stale.stderr
+
+
+@pytest.mark.parametrize("bad, message", [
+    (b"ampf\x04\x00\x00\x00aaaameta\x04\x00\x00\x00\x01\x00\x00\x00", "no ptch chunk"),
+    (b"ampf\x04\x00\x00\x00aaaameta\x04\x00\x00\x00\x01\x00\x00\x00ptch\x09\x00\x00\x00{}", "claims 9"),
+    (b"ampf\x04\x00\x00\x00aaaameta\x04\x00\x00\x00\x01\x00\x00\x00ptch\x02\x00\x00\x00{}", "NUL"),
+    (b"ampf\x04\x00\x00\x00aaaameta\x04\x00\x00\x00\x01\x00\x00\x00ptch\x04\x00\x00\x00mx@c", "frozen"),
+    (b"meta\x04\x00\x00\x00\x01\x00\x00\x00ampf\x04\x00\x00\x00aaaaptch\x01\x00\x00\x00\x00", "starts"),
+    (b"ampf\x04\x00", "truncated"),
+])
+def test_parse_rejects_broken_devices(bad, message):
+    with pytest.raises(ValueError, match=message):
+        builder.parse(bad)
+
+
+@pytest.mark.parametrize("source, message", [
+    (b"[1, 2]", "patcher"),
+    (b'{"patcher": {"project": {"amxdtype": 1835887981}}}', "amxdtype"),
+    (b"{not json", "Expecting"),
+])
+def test_build_rejects_bad_sources(source, message):
+    with pytest.raises(ValueError, match=message):
+        builder.build(source)
+
+
+def test_build_refuses_a_device_whose_script_is_missing(tmp_path):
+    (tmp_path / "BeatGAN.maxpat").write_bytes(MAXPAT.read_bytes())
+    run = subprocess.run([sys.executable, str(M4L / "build_amxd.py"),
+                          "--source", str(tmp_path / "BeatGAN.maxpat"),
+                          "--out", str(tmp_path / "x.amxd")], capture_output=True, text=True)
+    assert run.returncode == 1 and "beatgan.js" in run.stderr
+    assert not (tmp_path / "x.amxd").exists()
+
+
+# --------------------------------------------------------------------------------------------
+# The patcher uses only real Max 8/9 objects, wired within their inlets and outlets.
+# (inlets, outlets) as Max creates them with the arguments the patcher gives; None = depends on
+# arguments (computed below). Checked against the Max 8/9 reference and Ableton's maxdevtools.
+
+MAX_OBJECTS: dict[str, tuple[int, int] | None] = {
+    # Max for Live
+    "live.thisdevice": (1, 3), "live.path": (1, 3), "live.observer": (2, 2),
+    "live.object": (2, 1), "live.text": (1, 2), "live.numbox": (1, 2), "live.dial": (1, 2),
+    "live.slider": (1, 2), "live.toggle": (1, 1), "live.button": (1, 1), "live.tab": (1, 3),
+    "live.menu": (1, 3), "live.comment": (1, 0), "plugin~": (2, 2), "plugout~": (2, 2),
+    # Max
+    "js": None, "udpsend": (1, 0), "udpreceive": (1, 1), "deferlow": (1, 1), "defer": (1, 1),
+    "trigger": None, "t": None, "route": None, "prepend": (1, 1), "append": (1, 1),
+    "speedlim": (2, 1), "metro": (2, 1), "loadbang": (1, 1), "message": (2, 1),
+    "comment": (1, 0), "led": (1, 1), "panel": (1, 0), "print": (1, 0), "change": (1, 3),
+    "sel": None, "select": None, "pack": None, "unpack": None, "gate": (2, 1), "delay": (2, 1),
+}
+
+
+def expected_io(box: dict) -> tuple[int, int]:
+    name = class_of(box)
+    args = box.get("text", "").split()[1:]
+    fixed = MAX_OBJECTS[name]
+    if fixed is not None:
+        return fixed
+    if name in ("t", "trigger"):
+        return 1, max(1, len(args))
+    if name == "route":
+        return 2, max(1, len(args)) + 1
+    if name in ("sel", "select"):
+        return 2, max(1, len(args)) + 1
+    if name in ("pack", "unpack"):
+        n = max(2, len(args))
+        return (n, 1) if name == "pack" else (1, n)
+    if name == "js":
+        return 1, box["numoutlets"]   # set by the script's `outlets`, checked against it below
+    raise AssertionError(name)
+
+
+def test_every_object_is_a_real_max_object_with_its_real_inlets_and_outlets():
+    for box in boxes().values():
+        name = class_of(box)
+        assert name in MAX_OBJECTS, f"{name} is not in the list of Max 8/9 objects"
+        assert (box["numinlets"], box["numoutlets"]) == expected_io(box), box
+
+
+def test_patch_cords_connect_existing_inlets_and_outlets():
+    by_id = boxes()
+    assert len(by_id) == len(patcher()["boxes"]), "box ids are unique"
+    for line in patcher()["lines"]:
+        (src, outlet), (dst, inlet) = line["patchline"]["source"], line["patchline"]["destination"]
+        assert src in by_id and dst in by_id, line
+        assert 0 <= outlet < by_id[src]["numoutlets"], line
+        assert 0 <= inlet < by_id[dst]["numinlets"], line
+
+
+def test_parameters_are_declared_once_with_their_names():
+    declared = patcher()["parameters"]
+    longnames = []
+    for bid, box in boxes().items():
+        if box.get("parameter_enable"):
+            value = box["saved_attribute_attributes"]["valueof"]
+            assert declared[bid][0] == value["parameter_longname"] == box["varname"]
+            longnames.append(value["parameter_longname"])
+            if box["maxclass"] == "live.numbox":
+                # Live keeps parameters as 32-bit floats: integers above 2^24 would not round-trip
+                assert value["parameter_mmax"] <= 2 ** 24
+    assert len(longnames) == len(set(longnames))
+    assert {"Generate", "Seed", "Random Seed", "Variation Amount", "Vary", "Morph A", "Morph B",
+            "Morph Position", "Morph", "Bars", "Fit Mode"} <= set(longnames)
+    tabs = {b["varname"]: b["saved_attribute_attributes"]["valueof"]["parameter_enum"]
+            for b in boxes().values() if b["maxclass"] in ("live.tab", "live.menu")}
+    assert tabs == {"Bars": ["1", "2", "4"], "Fit Mode": ["beats", "repitch", "stretch"]}
+
+
+def js_functions() -> set[str]:
+    return set(re.findall(r"^function (\w+)\(", JS.read_text(), re.M))
+
+
+def incoming(target: str) -> list[tuple[str, int]]:
+    return [tuple(l["patchline"]["source"]) for l in patcher()["lines"]
+            if l["patchline"]["destination"][0] == target]
+
+
+def test_patch_and_script_agree_on_messages_and_outlets():
+    by_id = boxes()
+    (js_id,) = [i for i, b in by_id.items() if class_of(b) == "js"]
+    assert by_id[js_id]["text"] == "js beatgan.js"
+    declared = int(re.search(r"^\s*outlets = (\d+);", JS.read_text(), re.M).group(1))
+    assert by_id[js_id]["numoutlets"] == declared
+    functions = js_functions()
+    selectors = set()
+    for src, _ in incoming(js_id):
+        box = by_id[src]
+        if box["maxclass"] == "message":
+            selectors.add(box["text"].split()[0])
+        elif class_of(box) == "prepend":
+            selectors.add(box["text"].split()[1])
+        else:
+            assert class_of(box) == "deferlow", f"unexpected input to js: {box}"
+    assert selectors <= functions, selectors - functions
+    assert {"generate", "variation", "morph", "ready", "tempo", "ping_tick", "seed", "random",
+            "amount", "morph_a", "morph_b", "position", "bars_index", "mode_index",
+            "take_a", "take_b"} <= selectors
+    # every UI update the script emits has a branch in the patch's [route]
+    (route,) = [b for b in by_id.values() if class_of(b) == "route" and "lastseed" in b["text"]]
+    emitted = set(re.findall(r'io\.ui\(\["(\w+)"', JS.read_text()))
+    assert emitted == set(route["text"].split()[1:])
+
+
+def upstream(target: str) -> set[str]:
+    """Boxes whose output can reach `target` without passing through the [js] box."""
+    by_id = boxes()
+    seen, todo = set(), [target]
+    while todo:
+        for src, _ in incoming(todo.pop()):
+            if src not in seen:
+                seen.add(src)
+                if class_of(by_id[src]) != "js":
+                    todo.append(src)
+    return seen
+
+
+def test_live_api_waits_for_live_thisdevice_and_deferlow():
+    by_id = boxes()
+    (ready,) = [i for i, b in by_id.items() if b["maxclass"] == "message" and b["text"] == "ready"]
+    classes = [class_of(by_id[i]) for i in upstream(ready)]
+    assert "live.thisdevice" in classes and "deferlow" in classes
+    # the tempo observer is pointed at live_set only after the device is ready
+    (obs,) = [i for i, b in by_id.items() if b.get("text") == "live.observer tempo"]
+    assert {"live.thisdevice", "deferlow"} <= {class_of(by_id[i]) for i in upstream(obs)}
+    # replies reach the script (and so the Live API) through deferlow
+    (udpin,) = [i for i, b in by_id.items() if class_of(b) == "udpreceive"]
+    assert by_id[udpin]["text"] == "udpreceive 14701"
+    for src, _ in incoming([i for i, b in by_id.items() if class_of(b) == "js"][0]):
+        if udpin in upstream(src) | {src}:
+            assert class_of(by_id[src]) == "deferlow"
+    (udpout,) = [b for b in by_id.values() if class_of(b) == "udpsend"]
+    assert udpout["text"] == "udpsend 127.0.0.1 14700"
+
+
+def strip_js_comments_and_strings(src: str) -> str:
+    out, i, n = [], 0, len(src)
+    while i < n:
+        c = src[i]
+        if src.startswith("//", i):
+            i = src.find("\n", i)
+            i = n if i < 0 else i
+        elif src.startswith("/*", i):
+            i = src.index("*/", i) + 2
+        elif c in "\"'":
+            j = i + 1
+            while src[j] != c:
+                j += 2 if src[j] == "\\" else 1
+            out.append('""')
+            i = j + 1
+        elif c == "/" and re.search(r"[(,=:!&|?{};]\s*$", "".join(out[-20:])):
+            j = i + 1   # a regex literal
+            while src[j] != "/":
+                j += 2 if src[j] == "\\" else 1
+            out.append("/re/")
+            i = j + 1
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def test_device_script_is_es5_for_max_js():
+    code = strip_js_comments_and_strings(JS.read_text())
+    for pattern, what in [(r"\blet\s", "let"), (r"\bconst\s", "const"), (r"=>", "arrow function"),
+                          (r"`", "template string"), (r"\bclass\s", "class"),
+                          (r"\.\.\.", "spread"), (r"\bfor\s*\([^)]*\bof\b", "for...of")]:
+        assert not re.search(pattern, code), f"beatgan.js uses {what}; Max's [js] is ES5"
+
+
+# --------------------------------------------------------------------------------------------
+# beatgan.js under node with a fake Live
+
+needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed")
+
+
+def device(actions, live=None, rng=None) -> dict:
+    scenario = {"live": live or {}, "rng": rng or [], "actions": actions}
+    run = subprocess.run([NODE, str(HARNESS)], input=json.dumps(scenario),
+                         capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+def pure(name, *args):
+    run = subprocess.run([NODE, str(HARNESS)], input=json.dumps({"call": name, "args": args}),
+                         capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)["value"]
+
+
+@pytest.fixture
+def wav(tmp_path):
+    path = tmp_path / "beatgan_loop.wav"
+    path.write_bytes(b"RIFF")   # the fake Live only checks that the file exists
+    return str(path)
+
+
+def audio_set(slots, highlighted=None, **track):
+    return {"version": [12, 1, 5], "device": "live_set tracks 0 devices 0",
+            "tracks": [{"type": "audio", "slots": slots, **track}], "highlighted": highlighted}
+
+
+def done(path, seed=42, bpm=120.0, bars=1, latency=9.5):
+    return ["osc", "/beatgan/done", path, seed, bpm, bars, latency]
+
+
+@needs_node
+def test_requests_carry_seed_tempo_and_bars():
+    out = device([["tempo", 128.5], ["random", 0], ["seed", 42], ["bars_index", 2], ["generate"],
+                  ["amount", 1.7], ["variation"], ["morph_a", 5], ["morph_b", 9],
+                  ["position", 0.25], ["morph"]])
+    assert out["osc"] == [["/beatgan/tempo", 128.5], ["/beatgan/generate", 42, 128.5, 4],
+                          ["/beatgan/variation", 42, 1, 128.5, 4],
+                          ["/beatgan/morph", 5, 9, 0.25, 128.5, 4]]
+
+
+@needs_node
+def test_random_seed_is_picked_by_the_device_and_shown():
+    out = device([["random", 1], ["generate"]], rng=[0.5])
+    seed = out["osc"][0][1]
+    assert seed == 500000 and ["seed", seed] in out["ui"]
+    assert out["osc"][0] == ["/beatgan/generate", seed, 0, 1], "no Live tempo yet: bpm 0"
+    for r in (0.0, 0.999999999):
+        assert 0 <= device([["generate"]], rng=[r])["osc"][0][1] <= 999999
+
+
+@needs_node
+def test_tempo_is_sent_on_change_only():
+    out = device([["tempo", 120], ["tempo", 120.0004], ["tempo", 121], ["tempo", 0]])
+    assert out["osc"] == [["/beatgan/tempo", 120], ["/beatgan/tempo", 121]]
+
+
+@needs_node
+@pytest.mark.parametrize("index, mode", [(0, "beats"), (1, "repitch"), (2, "stretch"), (7, "stretch")])
+def test_fit_mode_menu(index, mode):
+    assert device([["mode_index", index]])["osc"] == [["/beatgan/mode", mode]]
+
+
+@needs_node
+@pytest.mark.parametrize("index, bars", [(0, 1), (1, 2), (2, 4), (-3, 1)])
+def test_bars_tab(index, bars):
+    out = device([["random", 0], ["bars_index", index], ["generate"]])
+    assert out["osc"][-1][3] == bars
+
+
+@needs_node
+@pytest.mark.parametrize("slots, highlighted, expected_slot", [
+    ([False, False, False], "live_set tracks 0 clip_slots 1", 1),   # the selected, empty slot
+    ([False, True, False], "live_set tracks 0 clip_slots 1", 2),    # next empty below it
+    ([False, True, True], "live_set tracks 0 clip_slots 1", 0),     # wraps to the top
+    ([True, False], None, 1),                                        # nothing selected
+    ([True, False], "live_set tracks 3 clip_slots 0", 1),           # selection on another track
+])
+def test_loop_goes_to_the_selected_or_next_empty_slot(wav, slots, highlighted, expected_slot):
+    out = device([["ready"], ["generate"], done(wav)], live=audio_set(slots, highlighted))
+    assert out["clips"] == [{"track": 0, "slot": expected_slot, "file": wav}]
+    assert out["live_errors"] == [] and out["violations"] == []
+    assert out["status"][-1] == f"beatgan_loop.wav > slot {expected_slot + 1}"
+
+
+@needs_node
+def test_full_track_gets_a_new_scene(wav):
+    out = device([["ready"], ["generate"], done(wav)], live=audio_set([True, True]))
+    assert out["scenes"] == 3
+    assert out["clips"] == [{"track": 0, "slot": 2, "file": wav}]
+    assert "(new scene)" in out["status"][-1]
+
+
+@needs_node
+def test_device_inside_a_rack_uses_its_track(wav):
+    live = audio_set([False])
+    live["tracks"].insert(0, {"type": "midi", "slots": [False]})
+    live["device"] = "live_set tracks 1 devices 0 chains 1 devices 2"
+    out = device([["ready"], ["generate"], done(wav)], live=live)
+    assert out["clips"] == [{"track": 1, "slot": 0, "file": wav}]
+
+
+@needs_node
+@pytest.mark.parametrize("live, reason", [
+    ({"version": [11, 3, 21]}, "Live 11.3.21 cannot place audio clips"),
+    ({"version": [12, 0, 4]}, "needs Live 12.0.5"),
+    ({"tracks": [{"type": "midi", "slots": [False]}]}, "MIDI track"),
+    ({"tracks": [{"type": "audio", "frozen": True, "slots": [False]}]}, "frozen"),
+    ({"tracks": [{"type": "group", "slots": [False]}]}, "group track"),
+    ({"returns": 2, "device": "live_set return_tracks 1 devices 0"}, "return track"),
+    ({"device": "live_set master_track devices 0"}, "master track"),
+])
+def test_where_live_cannot_place_the_clip_it_says_why_and_shows_the_path(wav, live, reason):
+    scenario = {"version": [12, 1, 5], "tracks": [{"type": "audio", "slots": [False]}], **live}
+    out = device([["ready"], ["generate"], done(wav)], live=scenario)
+    assert out["clips"] == []
+    assert reason in out["status"][-1]
+    assert "beatgan_loop.wav is in the watched folder" in out["status"][-1]
+    assert ["path", wav] in out["ui"]
+    assert out["live_errors"] == [], "the device asked Live for nothing it cannot do"
+
+
+@needs_node
+def test_live_refusing_the_file_is_reported(tmp_path):
+    missing = str(tmp_path / "gone.wav")
+    out = device([["ready"], ["generate"], done(missing)], live=audio_set([False]))
+    assert out["clips"] == []
+    assert out["status"][-1].startswith("could not place gone.wav")
+
+
+@needs_node
+def test_no_live_api_before_the_device_is_ready_then_the_queue_drains(wav):
+    out = device([["generate"], done(wav)], live=audio_set([False]))
+    assert out["clips"] == [] and out["violations"] == []
+    out = device([["generate"], done(wav), ["ready"]], live=audio_set([False]))
+    assert out["clips"] == [{"track": 0, "slot": 0, "file": wav}]
+    assert out["violations"] == []
+
+
+@needs_node
+def test_loops_requested_by_someone_else_are_shown_not_placed(wav):
+    out = device([["ready"], done(wav)], live=audio_set([False]))
+    assert out["clips"] == [] and "not requested here" in out["status"][-1]
+    # one request, two replies: only the first is placed
+    out = device([["ready"], ["generate"], done(wav), done(wav + ".2")], live=audio_set([False, False]))
+    assert len(out["clips"]) == 1
+
+
+@needs_node
+def test_errors_are_shown_and_close_the_request(wav):
+    out = device([["ready"], ["generate"],
+                  ["osc", "/beatgan/error", "/beatgan/generate", "bars must be 1, 2 or 4"],
+                  done(wav)], live=audio_set([False]))
+    assert "daemon error on /beatgan/generate: bars must be 1, 2 or 4" in out["status"]
+    assert out["clips"] == [], "the error answered the request; the later loop is someone else's"
+
+
+@needs_node
+def test_status_light_follows_pongs():
+    out = device([["tick"], ["osc", "/beatgan/pong"], ["advance", 2000], ["tick"],
+                  ["advance", 6000], ["tick"], ["osc", "/beatgan/pong"]])
+    assert out["light"] == [0, 1, 0, 1]
+    assert out["osc"].count(["/beatgan/ping"]) == 3
+    assert any("not answering" in s for s in out["status"])
+    assert out["status"][-1] == "daemon connected"
+
+
+@needs_node
+def test_reconnect_resends_mode_and_tempo():
+    out = device([["mode_index", 2], ["tempo", 99], ["tick"], ["osc", "/beatgan/pong"]])
+    assert out["osc"][-2:] == [["/beatgan/mode", "stretch"], ["/beatgan/tempo", 99]]
+
+
+@needs_node
+def test_take_copies_the_last_seed_into_morph():
+    out = device([done("/x.wav", seed=777), ["take_a"], done("/y.wav", seed=888), ["take_b"],
+                  ["morph"]])
+    assert ["morph_a", 777] in out["ui"] and ["morph_b", 888] in out["ui"]
+    assert out["osc"][-1][:3] == ["/beatgan/morph", 777, 888]
+    big = device([done("/x.wav", seed=2 ** 31 - 1), ["take_a"]])
+    assert "beyond the boxes' range" in big["status"][-1]
+
+
+@needs_node
+@pytest.mark.parametrize("given, posix", [
+    ("/Users/me/BeatGAN/loop.wav", "/Users/me/BeatGAN/loop.wav"),
+    ("Macintosh HD:/Users/me/loop.wav", "/Users/me/loop.wav"),
+    ("C:\\Users\\me\\loop.wav", "C:/Users/me/loop.wav"),
+])
+def test_paths_are_posix(given, posix):
+    assert pure("toPosixPath", given) == posix
+
+
+@needs_node
+@pytest.mark.parametrize("version, ok", [([12, 0, 5], True), ([12, 1, 0], True), ([13, 0, 0], True),
+                                         ([12, 0, 4], False), ([11, 3, 35], False)])
+def test_version_gate(version, ok):
+    assert pure("versionAtLeast", version, [12, 0, 5]) is ok
+
+
+def test_extract_round_trips_a_device_saved_in_max(tmp_path):
+    saved = tmp_path / "Saved.amxd"
+    saved.write_bytes(AMXD.read_bytes())
+    source = tmp_path / "BeatGAN.maxpat"
+    run = subprocess.run([sys.executable, str(M4L / "build_amxd.py"), "--extract", str(saved),
+                          "--source", str(source)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert builder.build(source.read_bytes()) == AMXD.read_bytes()
