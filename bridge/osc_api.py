@@ -1,0 +1,73 @@
+"""The OSC address space and its routing: datagram bytes in, typed request (or error reply) out.
+
+No sockets here: the transport (osc_server.py) hands in bytes and a `send(address, *args)` for
+the sender, so this module is tested by feeding it bytes. Keep ROUTES stable: it is the public
+API documented in docs/osc.md.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from pythonosc.osc_packet import OscPacket
+
+from .requests import (Generate, Mode, Morph, Origin, Ping, Play, Request, Slot, Status, Stop,
+                       Tempo, Variation)
+
+log = logging.getLogger("beatgan.bridge")
+
+ROUTES: dict[str, type[Request]] = {
+    "/beatgan/generate": Generate,    # [i seed] [f bpm] [i bars]          -> /beatgan/done
+    "/beatgan/variation": Variation,  # i seed f amount [f bpm] [i bars] [i variant] -> done
+    "/beatgan/morph": Morph,          # i seed_a i seed_b f t [f bpm] [i bars]       -> done
+    "/beatgan/tempo": Tempo,          # f bpm (0 = forget)                  -> /beatgan/tempo
+    "/tempo/raw": Tempo,              # Reaper's tempo feedback, f bpm      (no reply)
+    "/beatgan/mode": Mode,            # s beats|repitch|stretch             -> /beatgan/mode
+    "/beatgan/play": Play,            #                                     -> /beatgan/playing 1
+    "/beatgan/stop": Stop,            #                                     -> /beatgan/playing 0
+    "/beatgan/slot": Slot,            # i slot [i seed]                     -> /beatgan/slot
+    "/beatgan/ping": Ping,            # [i token]                           -> /beatgan/pong
+    "/beatgan/status": Status,        #                                     -> /beatgan/status
+}
+
+Send = Callable[..., None]
+
+
+class OscApi:
+    """Parses datagrams, routes each message to `handle(request, origin)`, answers errors."""
+
+    def __init__(self, handle: Callable[[Request, Origin], None]):
+        self.handle = handle
+        self.bad_packets = 0
+
+    def handle_datagram(self, data: bytes, send: Send | None, who: str, received_s: float) -> None:
+        try:
+            packet = OscPacket(data)
+        except Exception as e:  # noqa: BLE001 - python-osc raises ParseError and, on some
+            # garbage, struct/Unicode/Index errors; all mean "not OSC", answered below.
+            self.bad_packets += 1
+            Origin("", who, received_s, send).error(
+                f"not an OSC packet ({len(data)} bytes): {type(e).__name__}: {str(e)[:200]}")
+            return
+        for timed in packet.messages:
+            # Bundle time tags are not honoured: every message is carried out on arrival.
+            self.handle_message(timed.message.address, timed.message.params, send, who,
+                                received_s)
+
+    def handle_message(self, address: str, args, send: Send | None, who: str,
+                       received_s: float) -> None:
+        origin = Origin(address, who, received_s, send)
+        cls = ROUTES.get(address)
+        if cls is None:
+            origin.error("unknown address; see docs/osc.md (try /beatgan/ping)")
+            return
+        try:
+            request = cls.from_osc(args)
+        except (TypeError, ValueError) as e:
+            origin.error(str(e))
+            return
+        try:
+            self.handle(request, origin)
+        except Exception as e:  # noqa: BLE001 - the daemon never dies of a message
+            log.exception("%s %s failed", who, address)
+            origin.error(f"internal error ({type(e).__name__}: {e})")

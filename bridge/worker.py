@@ -1,0 +1,188 @@
+"""The worker: one bounded queue, batched generation, then render -> folder -> audio.
+
+One thread owns the generator. Producers (the OSC thread, the MIDI thread) `submit` and never
+wait: a full queue is an immediate, explicit rejection, so a flood cannot grow memory and cannot
+delay ping. Each job is answered exactly once, on /beatgan/done or /beatgan/error.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .render import render
+from .requests import DONE, Generate, Morph, Origin, Variation
+from .tempo import TempoReading
+
+log = logging.getLogger("beatgan.bridge")
+
+
+class Rejected(Exception):
+    """A request that could not be queued; the message says why."""
+
+
+@dataclass
+class Job:
+    request: Generate | Variation | Morph
+    seed: int                        # the resolved seed (seed_a for a morph)
+    seed_b: int | None               # morph only
+    tempo: TempoReading
+    mode: str
+    origin: Origin
+
+    def tag(self) -> str | None:
+        r = self.request
+        # Tags are letters, digits, '-' and '_' only (file names): amounts in percent.
+        if isinstance(r, Variation):
+            return f"var{round(r.amount * 100):03d}" + (f"-v{r.variant}" if r.variant else "")
+        if isinstance(r, Morph):
+            return f"morph{self.seed_b}-t{round(r.t * 100):03d}"
+        return None
+
+
+class Worker:
+    def __init__(self, generator, folder, audio=None, rate: int = 44100,
+                 headroom_db: float = 1.0, queue_size: int = 64, max_batch: int = 8,
+                 on_done=None):
+        self.gen, self.card = generator, generator.card
+        self.folder, self.audio = folder, audio   # LoopFolder | None, AudioSink | None
+        self.rate, self.headroom_db, self.max_batch = rate, headroom_db, max_batch
+        self.queue_size = queue_size
+        self.on_done = on_done or (lambda seed: None)
+        self._q: queue.Queue[Job] = queue.Queue(maxsize=queue_size)
+        self._closing = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.busy = 0            # jobs in the batch being worked on (for status)
+        self.done = self.failed = 0
+
+    # --- producers ------------------------------------------------------------------------
+    def submit(self, job: Job) -> None:
+        if self._closing.is_set():
+            raise Rejected("the daemon is shutting down")
+        try:
+            self._q.put_nowait(job)
+        except queue.Full:
+            raise Rejected(f"queue full ({self.queue_size} requests waiting); send again after "
+                           "a /beatgan/done") from None
+
+    @property
+    def depth(self) -> int:
+        return self._q.qsize() + self.busy
+
+    # --- lifecycle --------------------------------------------------------------------------
+    def start(self) -> "Worker":
+        self._thread = threading.Thread(target=self._loop, name="beatgan-worker", daemon=True)
+        self._thread.start()
+        return self
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Finish the batch in flight (its files are written and answered), then answer every
+        job still queued with an error, then return."""
+        self._closing.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.error("the worker did not finish its batch within %.0f s", timeout)
+        self._reject_queued("the daemon is shutting down")
+
+    def _reject_queued(self, why: str) -> None:
+        while True:
+            try:
+                job = self._q.get_nowait()
+            except queue.Empty:
+                return
+            self._fail(job, why, in_batch=False)
+
+    # --- the loop ---------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while not self._closing.is_set():
+            try:
+                first = self._q.get(timeout=0.2)  # wakes up to notice close()
+            except queue.Empty:
+                continue
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    batch.append(self._q.get_nowait())
+                except queue.Empty:
+                    break
+            self.busy = len(batch)
+            try:
+                self.run_batch(batch)
+            finally:
+                self.busy = 0
+
+    def run_batch(self, batch: list[Job]) -> None:
+        """Generate every plain request of the batch in one device call, then finish the jobs in
+        arrival order. A failure fails only the jobs it concerns."""
+        bars: dict[int, np.ndarray] = {}
+        plain = [j for j in batch if isinstance(j.request, Generate)]
+        batch_error = None
+        if plain:
+            try:
+                out = self.gen.generate([j.seed for j in plain])  # (n, channels, bar_samples)
+                bars = {id(j): b for j, b in zip(plain, out)}
+            except Exception as e:  # noqa: BLE001 - reported on each job below, never lost
+                log.exception("generation failed")
+                batch_error = f"generation failed ({type(e).__name__}: {e})"
+        for job in batch:
+            if isinstance(job.request, Generate) and batch_error:
+                self._fail(job, batch_error)
+                continue
+            try:
+                self._finish(job, bars.get(id(job)))
+            except OSError as e:
+                self._fail(job, f"could not write the loop: {e.strerror or e}")
+            except ValueError as e:
+                self._fail(job, str(e))
+            except Exception as e:  # noqa: BLE001 - a bug must fail one request, not the daemon
+                log.exception("request failed: %s", job.request.describe())
+                self._fail(job, f"internal error ({type(e).__name__}: {e})")
+
+    def _finish(self, job: Job, bar: np.ndarray | None) -> None:
+        r = job.request
+        if bar is None:
+            if isinstance(r, Variation):
+                bar = self.gen.variation(job.seed, r.amount, r.variant)
+            elif isinstance(r, Morph):
+                bar = self.gen.morph(job.seed, job.seed_b, r.t)
+            else:  # a Generate that was not batched (run_batch always batches; kept for safety)
+                bar = self.gen.generate([job.seed])[0]
+        bpm = job.tempo.tempo_bpm
+        audio = render(bar, self.card, bpm, bars=r.bars, rate=self.rate, mode=job.mode,
+                       headroom_db=self.headroom_db)
+        path = ""
+        if self.folder is not None:
+            path = str(self.folder.write(audio, self.rate, bpm, r.bars, job.seed,
+                                         beats_per_bar=self.card.beats_per_bar, tag=job.tag()))
+        latency_ms = (time.perf_counter() - job.origin.received_s) * 1000.0
+        self.done += 1
+        self.busy -= 1  # before the reply, so a status sent after it sees the job gone
+        self.on_done(job.seed)
+        job.origin.reply(DONE, path, job.seed, float(bpm), r.bars, float(latency_ms))
+        log.info("%s %s seed=%d bpm=%g(%s) bars=%d mode=%s -> %s %.1f ms", job.origin.who,
+                 type(r).__name__.lower(), job.seed, bpm, job.tempo.source, r.bars, job.mode,
+                 path or "(no folder)", latency_ms)
+        if self.audio is not None:
+            try:
+                self._to_audio(job, bar, audio)
+            except Exception:  # noqa: BLE001 - the loop was delivered; only playback failed
+                log.exception("could not hand seed %d to the audio device", job.seed)
+
+    def _to_audio(self, job: Job, bar: np.ndarray, audio: np.ndarray) -> None:
+        # After the reply: a second render for a device at another rate must not delay it.
+        r = job.request
+        if self.audio.rate != self.rate:
+            audio = render(bar, self.card, job.tempo.tempo_bpm, bars=r.bars, rate=self.audio.rate,
+                           mode=job.mode, headroom_db=self.headroom_db)
+        self.audio.show(audio, beats=r.bars * self.card.beats_per_bar)
+
+    def _fail(self, job: Job, why: str, in_batch: bool = True) -> None:
+        self.failed += 1
+        if in_batch:
+            self.busy -= 1
+        job.origin.error(why, latency_ms=(time.perf_counter() - job.origin.received_s) * 1000.0)
