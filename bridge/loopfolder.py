@@ -1,0 +1,162 @@
+"""Watched-folder writer: loop WAVs appear in a folder atomically, under names a producer scans.
+
+    LoopFolder("~/Music/BeatGAN").write(audio, 44100, 128, bars=1, seed=42)
+    -> ~/Music/BeatGAN/beatgan_128bpm_s42_1bar_20250101-120000-123.wav
+
+Each file is written under a hidden temporary name that no DAW browser lists
+(".beatgan-<random>.part"), flushed and fsynced, then hard-linked to its final name (which fails
+instead of overwriting when the name is taken) and the temporary name removed. A folder watcher
+therefore sees either no file or the whole file. Where hard links are not supported (some
+network or FAT drives) it falls back to an atomic rename after checking the name is free.
+
+Names are built only from numbers and a checked tag, so nothing in a request can point outside
+the folder.
+"""
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import re
+import secrets
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .wavfile import encode_loop_wav
+
+log = logging.getLogger(__name__)
+
+TAG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+TEMP_PREFIX = ".beatgan-"
+TEMP_SUFFIX = ".part"
+MAX_TRIES = 10000
+# errno values that mean "hard links are not available here", not "the disk is broken"
+_NO_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK,
+             errno.ENOSYS}
+
+
+class LoopFolderError(OSError):
+    """The loop folder cannot be written (missing rights, disk full, not a folder...)."""
+
+    def __str__(self) -> str:   # one readable line, without OSError's "[Errno 28]" prefix
+        return str(self.strerror)
+
+
+class LoopFolder:
+    """A folder that receives finished loop WAVs, one atomic file per write()."""
+
+    def __init__(self, folder: str | os.PathLike, *, subtype: str = "PCM_24",
+                 fsync: bool = True) -> None:
+        """folder: created (with parents) on first write if missing; "~" is expanded.
+        subtype: "PCM_24" (default), "PCM_16" or "FLOAT".
+        fsync: flush the file to disk before it appears (survives a power cut; ~ms on SSDs).
+        """
+        self.folder = Path(folder).expanduser()
+        self.subtype = subtype
+        self.fsync = fsync
+
+    def file_name(self, tempo_bpm: float, bars: int, seed: int, tag: str | None = None,
+                  when: float | None = None, counter: int = 0) -> str:
+        """beatgan[_tag]_128bpm_s42_1bar_20250101-120000-123[-2].wav"""
+        tempo = float(tempo_bpm)
+        if not np.isfinite(tempo) or tempo <= 0:
+            raise ValueError(f"tempo_bpm must be a positive number, got {tempo_bpm!r}")
+        bars = _whole("bars", bars, 1)
+        seed = _whole("seed", seed, 0)
+        if tag is not None and not TAG_RE.match(tag):
+            raise ValueError(f"tag must be 1-32 letters, digits, '-' or '_' (starting with a "
+                             f"letter or digit), got {tag!r}")
+        when = time.time() if when is None else when
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(when))
+        stamp += f"-{int(when * 1000) % 1000:03d}"
+        tempo_txt = f"{tempo:.2f}".rstrip("0").rstrip(".")
+        parts = ["beatgan", *([tag] if tag else []), f"{tempo_txt}bpm", f"s{seed}", f"{bars}bar", stamp + (f"-{counter + 1}" if counter else "")]
+        return "_".join(parts) + ".wav"
+
+    def write(self, audio: np.ndarray, rate: int, tempo_bpm: float, bars: int, seed: int,
+              beats_per_bar: int = 4, tag: str | None = None) -> Path:
+        """Write one loop; returns its final path. Raises ValueError for bad arguments (nothing
+        written) and LoopFolderError when the folder cannot take it (nothing left behind)."""
+        self.file_name(tempo_bpm, bars, seed, tag)          # validates before any disk work
+        beats = int(bars) * _whole("beats_per_bar", beats_per_bar, 1)
+        header, data = encode_loop_wav(audio, rate, tempo_bpm, beats, self.subtype)
+        folder = self._ensure_folder()
+        tmp = folder / f"{TEMP_PREFIX}{secrets.token_hex(8)}{TEMP_SUFFIX}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                         0o644)
+        except OSError as e:
+            raise self._error("cannot create a file in", e) from e
+        try:
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(header)
+                    f.write(data)
+                    f.flush()
+                    if self.fsync:
+                        os.fsync(f.fileno())
+            except OSError as e:
+                raise self._error("cannot write to", e) from e
+            when = time.time()
+            for counter in range(MAX_TRIES):
+                final = folder / self.file_name(tempo_bpm, bars, seed, tag, when, counter)
+                if final.parent != folder:   # belt and braces: names never hold a separator
+                    raise ValueError(f"{final} is outside {folder}")
+                if self._publish(tmp, final):
+                    return final
+            raise LoopFolderError(errno.EEXIST, f"no free file name in {folder} after "
+                                  f"{MAX_TRIES} tries")
+        finally:
+            try:
+                tmp.unlink()
+            except FileNotFoundError:
+                pass  # published by rename: nothing to clean
+            except OSError as e:  # hidden and ignored by DAWs, but say so: it takes disk space
+                log.warning("could not remove the temporary file %s: %s", tmp, e)
+
+    def _publish(self, tmp: Path, final: Path) -> bool:
+        """Make tmp visible as final without ever replacing a file; False if final is taken."""
+        try:
+            os.link(tmp, final)
+            return True
+        except FileExistsError:
+            return False
+        except OSError as e:
+            if e.errno not in _NO_LINKS:
+                raise self._error("cannot publish a file in", e) from e
+        # No hard links on this file system: rename is atomic too, but replaces silently, so
+        # check first (a concurrent writer in the same millisecond is the only race left).
+        if final.exists():
+            return False
+        try:
+            os.rename(tmp, final)
+        except OSError as e:
+            raise self._error("cannot publish a file in", e) from e
+        return True
+
+    def _ensure_folder(self) -> Path:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except FileExistsError as e:
+            raise LoopFolderError(errno.ENOTDIR, f"loop folder {self.folder} exists and is not a "
+                                  "folder") from e
+        except OSError as e:
+            raise self._error("cannot create the loop folder", e) from e
+        return self.folder.resolve()
+
+    def _error(self, what: str, e: OSError) -> LoopFolderError:
+        reason = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+                  errno.EACCES: "permission denied", errno.EROFS: "the file system is read-only",
+                  errno.EFBIG: "the file is too large for this file system or limit"}.get(
+                      e.errno, e.strerror or str(e))
+        where = self.folder if "folder" in what else f"loop folder {self.folder}"
+        return LoopFolderError(e.errno or errno.EIO, f"{what} {where}: {reason}")
+
+
+def _whole(name: str, value, lo: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer, float)) \
+            or value != int(value) or value < lo:
+        raise ValueError(f"{name} must be a whole number >= {lo}, got {value!r}")
+    return int(value)
