@@ -76,6 +76,10 @@ def run(args: argparse.Namespace) -> int:
                       seed=args.seed, device=device, threads=args.threads,
                       progress=not args.no_progress)
     trainer = run_training(cfg, ds.audio[train_idx], meta, opts, resume=resume)
+    if distributed:
+        # Equal fingerprints on every rank show the hand-made gradient averaging kept them in sync.
+        print(f"rank {trainer.rank}/{trainer.world}: step {trainer.step}, generator sha256 "
+              f"{state_fingerprint(trainer.G.state_dict())}", flush=True)
     if trainer.rank == 0:
         print(f"trained to step {trainer.step} in {trainer.wall_seconds / 60:.1f} min; "
               f"best: {trainer.best}")
@@ -86,6 +90,16 @@ def run(args: argparse.Namespace) -> int:
     if distributed:
         dist.destroy_process_group()
     return 0
+
+
+def state_fingerprint(state: dict) -> str:
+    """sha256 over a state dict's names and exact tensor bytes (order-independent)."""
+    import hashlib
+    h = hashlib.sha256()
+    for name in sorted(state):
+        h.update(name.encode())
+        h.update(state[name].detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
 
 
 def _machine(device: str) -> str:
