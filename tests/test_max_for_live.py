@@ -519,3 +519,33 @@ def test_extract_round_trips_a_device_saved_in_max(tmp_path):
                           "--source", str(source)], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert builder.build(source.read_bytes()) == AMXD.read_bytes()
+
+
+# --------------------------------------------------------------------------------------------
+# End to end: the device's own messages to a real daemon, its reply back into the device.
+
+@needs_node
+def test_device_round_trip_with_the_real_daemon(tiny_model, tmp_path):
+    from _daw_daemon import running_daemon
+    import soundfile
+
+    out_dir = tmp_path / "BeatGAN"
+    with running_daemon(tiny_model, out_dir, tmp_path) as daemon:
+        sent = device([["tick"], ["tempo", 126], ["mode_index", 0], ["random", 0], ["seed", 4242],
+                       ["bars_index", 1], ["generate"], ["amount", 0.5], ["variation"],
+                       ["morph_a", 1], ["morph_b", 2], ["position", 0.5], ["morph"]])["osc"]
+        for msg in sent:
+            daemon.send(*msg)
+        replies = [daemon.receive("/beatgan/done") for _ in range(3)]
+        errors = [r for r in daemon.drain() if r[0] == "/beatgan/error"]
+        assert errors == [], errors
+        path, seed, bpm, bars, latency = replies[0][1]
+        assert (seed, bpm, bars) == (4242, 126.0, 2)
+        info = soundfile.info(path)
+        assert abs(info.duration - 2 * 4 * 60 / 126) < 0.01, "two bars at Live's tempo"
+        # the reply goes back into the device, which puts the file into Live
+        placed = device([["ready"], ["random", 0], ["generate"], ["osc", "/beatgan/done", *replies[0][1]]],
+                        live=audio_set([False, False]))
+        assert placed["clips"] == [{"track": 0, "slot": 0, "file": path}]
+        assert placed["live_errors"] == []
+        assert len({r[1][0] for r in replies}) == 3, "every loop is a new file (Live references it)"
