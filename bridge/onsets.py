@@ -83,19 +83,16 @@ def detect_onsets(audio: np.ndarray, sample_rate: int, *, threshold: float = 0.1
 
 def _rise_db(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """At the samples idx: power in the last ENVELOPE samples over the power in the PAST
-    samples before those, in dB."""
-    now = _causal_energy(x, ENVELOPE) / ENVELOPE                    # (t - w, t]
-    past = _causal_energy(x, PAST) / PAST                           # (t - PAST, t]
-    floor = float(np.max(now)) * 10.0 ** (FLOOR_DB / 10.0)
+    samples before those, in dB (the loop wraps)."""
     n = x.shape[-1]
-    return 10.0 * np.log10((now[idx] + floor) / (past[(idx - ENVELOPE) % n] + floor))
-
-
-def _causal_energy(x: np.ndarray, w: int) -> np.ndarray:
-    """Sum of x**2 over the w samples ending at each index, wrapping around the loop."""
-    sq = np.concatenate([x[-w:], x]) ** 2
-    c = np.cumsum(sq)
-    return c[w:] - c[:-w]
+    lead = ENVELOPE + PAST
+    c = np.cumsum(np.concatenate([x[-lead:], x]) ** 2)     # c[lead + t]: energy up to sample t
+    now_all = c[lead:] - c[lead - ENVELOPE:-ENVELOPE]      # (t - ENVELOPE, t], every t
+    floor = float(np.max(now_all)) / ENVELOPE * 10.0 ** (FLOOR_DB / 10.0)
+    j = idx + lead
+    now = (c[j] - c[j - ENVELOPE]) / ENVELOPE
+    past = (c[j - ENVELOPE] - c[j - lead]) / PAST
+    return 10.0 * np.log10((now + floor) / (past + floor))
 
 
 def _merge_close(onsets: np.ndarray, n: int, min_gap: int) -> np.ndarray:
