@@ -54,12 +54,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--folder", type=Path, default=None,
                    help="where to write the files (default: a temporary folder, removed after)")
     args = p.parse_args(argv)
-    try:
-        import torch
-        torch.set_num_threads(1)   # not used here; keeps a stray import from taking every core
-    except ImportError:
-        pass
-
     card = ModelCard(config=named_config("wavegan"))
     bar, source = drum_bar(card.sample_rate, card.tempo_bpm, card.beats_per_bar)
     print(f"bar: {source}, {bar.shape[1]} samples at {card.sample_rate} Hz, "

@@ -76,12 +76,14 @@ class LoopFolder:
         return "_".join(parts) + ".wav"
 
     def write(self, audio: np.ndarray, rate: int, tempo_bpm: float, bars: int, seed: int,
-              beats_per_bar: int = 4, tag: str | None = None) -> Path:
+              beats_per_bar: int = 4, tag: str | None = None, *,
+              subtype: str | None = None) -> Path:
         """Write one loop; returns its final path. Raises ValueError for bad arguments (nothing
-        written) and LoopFolderError when the folder cannot take it (nothing left behind)."""
+        written) and LoopFolderError when the folder cannot take it (nothing left behind).
+        subtype: this file's sample format, overriding the folder's ("PCM_24", "FLOAT"...)."""
         self.file_name(tempo_bpm, bars, seed, tag)          # validates before any disk work
         beats = int(bars) * _whole("beats_per_bar", beats_per_bar, 1)
-        header, data = encode_loop_wav(audio, rate, tempo_bpm, beats, self.subtype)
+        header, data = encode_loop_wav(audio, rate, tempo_bpm, beats, subtype or self.subtype)
         folder = self._ensure_folder()
         tmp = folder / f"{TEMP_PREFIX}{secrets.token_hex(8)}{TEMP_SUFFIX}"
         try:

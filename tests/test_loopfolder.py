@@ -44,6 +44,12 @@ def test_file_name_carries_tempo_seed_bars_and_time(tmp_path):
     assert rate == 44100 and data.shape == (82688, 2)
 
 
+def test_subtype_per_file_overrides_the_folders(tmp_path):
+    folder = LoopFolder(tmp_path)
+    assert sf.info(folder.write(bar_audio(), 44100, 128, 1, 1)).subtype == "PCM_24"
+    assert sf.info(folder.write(bar_audio(), 44100, 128, 1, 2, subtype="FLOAT")).subtype == "FLOAT"
+
+
 def test_fractional_tempo_tag_and_bars_in_the_name(tmp_path):
     path = LoopFolder(tmp_path).write(bar_audio(97.3, bars=4), 44100, 97.3, bars=4, seed=7,
                                       tag="morph")

@@ -314,3 +314,21 @@ def test_loud_input_never_clips_and_silence_stays_silent(card, drum_bar):
 def test_dc_offset_is_removed(card, drum_bar):
     y = render(drum_bar + 0.2, card, 128, mode="repitch")
     assert np.max(np.abs(y.mean(axis=1))) < 1e-3
+
+
+# ---- with the real generator ----
+
+@pytest.mark.parametrize("mode", ["repitch", "beats", "stretch"])
+def test_renders_what_the_generator_makes(tiny_generator, tmp_path, mode):
+    from beatgan.bridge.loopfolder import LoopFolder
+    import soundfile as sf
+
+    gen = tiny_generator
+    bar = gen.generate([3])[0]
+    y = render(bar, gen.card, 97.3, bars=2, rate=48000, mode=mode)
+    n = round(2 * gen.card.beats_per_bar * 60 / 97.3 * 48000)
+    assert y.shape == (gen.card.channels, n) and np.all(np.isfinite(y))
+    assert math.isclose(np.max(np.abs(y)), 10 ** (-1 / 20), rel_tol=1e-5)
+    path = LoopFolder(tmp_path).write(y, 48000, 97.3, 2, 3, beats_per_bar=gen.card.beats_per_bar)
+    back, rate = sf.read(path, always_2d=True)
+    assert rate == 48000 and back.shape == (n, gen.card.channels)
