@@ -1,0 +1,187 @@
+"""The training pipeline end to end on the CPU: render-kit -> prepare -> train -> export -> generate
+-> evaluate, through the real CLI; exact resume after SIGTERM; checkpoints; error paths."""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from train_support import CLI, TINY, make_kit_dataset, subprocess_env
+
+from beatgan.bridge.cli import main as cli_main
+from beatgan.generator.engine import BeatGenerator
+from beatgan.generator.weights import load_state
+from beatgan.training.trainer import load_checkpoint
+
+STEPS = 4
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return make_kit_dataset(tmp_path_factory.mktemp("train_data"))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, dataset):
+    """One tiny paper-recipe run with the progress bar on; its stderr is kept for the bar test."""
+    root = tmp_path_factory.mktemp("trained")
+    run_dir, model = root / "run", root / "model"
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        rc = cli_main(["train", str(dataset), *TINY, "--steps", str(STEPS), "--checkpoint-steps", "2",
+                       "--sample-every", "2", "--run-dir", str(run_dir), "--export", str(model)])
+    assert rc == 0, err.getvalue()[-3000:]
+    return {"run": run_dir, "model": model, "stderr": err.getvalue(), "root": root}
+
+
+def test_train_writes_checkpoints_losses_samples_and_curves(trained):
+    run = trained["run"]
+    ckpt = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert ckpt["step"] == STEPS and ckpt["d_steps"] == 5 * STEPS  # paper: 5 critic steps per G step
+    assert ckpt["train_config"]["gp_lambda"] == 10.0 and ckpt["train_config"]["betas"] == [0.5, 0.9]
+    assert {"G", "D", "opt_g", "opt_d", "rng", "model_config", "data_meta"} <= set(ckpt)
+    assert (run / "checkpoints" / "best.pt").is_file()
+    assert not list(run.rglob(".tmp-*")), "a temporary checkpoint was left behind"
+    rows = [json.loads(line) for line in (run / "losses.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == list(range(1, STEPS + 1))
+    assert all({"D/adv", "D/gp", "G/adv"} <= set(r) and all(np.isfinite(list(r.values()))) for r in rows)
+    for step in (2, 4):
+        wav = run / "samples" / f"step{step:07d}_0.wav"
+        audio, rate = sf.read(wav, always_2d=True)
+        assert rate == 14700 and audio.shape == (28224, 2)
+        png = run / "samples" / f"step{step:07d}_grid.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (run / "losses.png").read_bytes()[:4] == b"\x89PNG"
+    history = json.loads((run / "evaluation.json").read_text())
+    assert [h["step"] for h in history] == [2, 4]
+    assert json.loads((run / "config.json").read_text())["train"]["n_critic"] == 5
+
+
+def test_progress_bar_shows_rate_and_eta(trained):
+    err = trained["stderr"]
+    assert re.search(r"\d+(\.\d+)?(it/s|s/it)", err), err[-500:]
+    assert re.search(rf"{STEPS}/{STEPS} \[\d\d:\d\d<\d\d:\d\d", err), err[-500:]
+
+
+def test_export_writes_the_weights_format_with_the_checkpoint_generator(trained, tmp_path):
+    ckpt = load_checkpoint(trained["run"] / "checkpoints" / "last.pt")
+    out = tmp_path / "raw"
+    assert cli_main(["export", str(trained["run"] / "checkpoints" / "last.pt"), str(out), "--raw",
+                     "--name", "tiny"]) == 0
+    card, state = load_state(out)
+    assert card.name == "tiny" and card.training["steps"] == STEPS
+    assert set(state) == set(ckpt["G"])
+    for k, v in ckpt["G"].items():
+        torch.testing.assert_close(state[k].float(), v.half().float())  # shipped as fp16
+    gen = BeatGenerator.load(out, device="cpu")
+    bars = gen.generate([0, 1])
+    assert bars.shape == (2, 2, 28224) and np.isfinite(bars).all() and np.abs(bars).max() <= 1.0
+    # --export at the end of training wrote the best checkpoint the same way.
+    assert BeatGenerator.load(trained["model"], device="cpu").card.training["steps"] in (2, 4)
+
+
+def test_generate_from_the_trained_model(trained, tmp_path):
+    out = tmp_path / "loops"
+    rc = cli_main(["generate", "--model", str(trained["model"]), "-n", "2", "--seed", "5",
+                   "--out", str(out), "--device", "cpu"])
+    assert rc == 0
+    wavs = sorted(out.glob("*.wav"))
+    assert len(wavs) == 2
+    for wav in wavs:
+        info = sf.info(wav)
+        assert info.samplerate == 44100 and info.channels == 2
+        # One bar at the model tempo (125 bpm) is 1.92 s.
+        assert abs(info.frames / info.samplerate - 1.92) < 0.01
+
+
+def test_evaluate_the_exported_model_and_the_checkpoint(trained, dataset, capsys):
+    for name, model in (("model", trained["model"]),
+                        ("ckpt", trained["run"] / "checkpoints" / "last.pt")):
+        out = trained["root"] / f"eval_{name}"
+        assert cli_main(["evaluate", str(model), str(dataset), "--n", "4", "--out", str(out),
+                         "--device", "cpu", "--classifier-seconds", "10"]) == 0
+        fig = json.loads((out / "evaluation.json").read_text())
+        assert set(fig["sets"]) == {"generated", "real_heldout", "untrained"}
+        assert fig["sets"]["generated"]["n"] == 4
+        assert "frechet" in fig["sets"]["generated"]
+        assert "report.md" in capsys.readouterr().out
+        assert (out / "report.md").read_text().startswith("# Evaluation of")
+    # The second evaluation reused the classifier the first one trained (same dataset file).
+    assert fig["classifier"]["cached"] is True
+
+
+def _train_proc(dataset, run_dir, steps, *extra):
+    return subprocess.Popen(
+        [*CLI, "train", str(dataset), *TINY, "--steps", str(steps), "--checkpoint-steps", "2",
+         "--sample-every", "1000", "--no-progress", "--run-dir", str(run_dir), *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=subprocess_env())
+
+
+def test_resume_after_sigterm_continues_exactly(dataset, tmp_path):
+    n = 14
+    straight = _train_proc(dataset, tmp_path / "A", n)
+    out_a, _ = straight.communicate(timeout=300)
+    assert straight.returncode == 0, out_a[-3000:]
+
+    run_b = tmp_path / "B"
+    proc = _train_proc(dataset, run_b, n)
+    last = run_b / "checkpoints" / "last.pt"
+    deadline = time.monotonic() + 120
+    while not last.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    out_b, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out_b[-3000:]
+    assert "signal 15: checkpointing and exiting" in out_b
+    stopped = load_checkpoint(last)["step"]
+    assert 2 <= stopped < n, f"SIGTERM came too late to test anything (stopped at {stopped})"
+
+    resumed = _train_proc(dataset, run_b, n, "--resume")
+    out_r, _ = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, out_r[-3000:]
+    assert f"at step {stopped}" in out_r
+
+    rows_a = [json.loads(line) for line in (tmp_path / "A" / "losses.jsonl").read_text().splitlines()]
+    rows_b = [json.loads(line) for line in (run_b / "losses.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows_b] == list(range(1, n + 1))
+    assert rows_b == rows_a  # the losses after the resume are the uninterrupted run's
+    ckpt_a = load_checkpoint(tmp_path / "A" / "checkpoints" / "last.pt")
+    ckpt_b = load_checkpoint(last)
+    assert ckpt_b["step"] == ckpt_a["step"] == n
+    for net in ("G", "D"):
+        for k in ckpt_a[net]:
+            assert torch.equal(ckpt_a[net][k], ckpt_b[net][k]), f"{net}.{k} differs after resume"
+
+
+def test_damaged_checkpoint_is_a_clear_error(trained, tmp_path, capsys):
+    bad = tmp_path / "last.pt"
+    bad.write_bytes((trained["run"] / "checkpoints" / "last.pt").read_bytes()[:5000])
+    assert cli_main(["export", str(bad), str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "unreadable checkpoint" in err and str(bad) in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "give a budget"),
+    (["--steps", "1", "--resume"], "no checkpoint to resume from"),
+])
+def test_train_usage_errors_are_one_line(dataset, tmp_path, capsys, args, message):
+    rc = cli_main(["train", str(dataset), "--run-dir", str(tmp_path / "r"), *args])
+    err = capsys.readouterr().err
+    assert rc == 1 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_train_on_a_missing_dataset_names_it(tmp_path, capsys):
+    missing = tmp_path / "nope.npz"
+    assert cli_main(["train", str(missing), "--steps", "1", "--run-dir", str(tmp_path / "r")]) == 1
+    err = capsys.readouterr().err
+    assert str(missing) in err and "beatgan prepare" in err
