@@ -22,6 +22,7 @@ class Exit(enum.IntEnum):
 # name -> (module, one-line help). Each module defines add_arguments(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("beatgan.bridge.generate_cmd", "generate loop WAVs at a tempo"),
+    "serve": ("beatgan.bridge.serve_cmd", "run the bridge daemon: OSC and MIDI in, WAVs and audio out"),
     "prepare": ("beatgan.training.prepare_cmd", "turn a folder of drum loops into a training dataset"),
     "render-kit": ("beatgan.training.render_kit", "render EDM drum loops from free drum kits (a stand-in sample pack)"),
     "train": ("beatgan.training.train_cmd", "train a generator on a prepared dataset"),
@@ -65,4 +66,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # Run the imported module's main, not this __main__ copy: commands raise
+    # beatgan.bridge.cli.UserError, which is a different class from __main__.UserError.
+    from beatgan.bridge.cli import main as _main
+    sys.exit(_main())

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     bpm = args.bpm if args.bpm is not None else gen.card.tempo_bpm
     first = args.seed if args.seed is not None else gen.random_seed()
     seeds = [(first + i) % (MAX_SEED + 1) for i in range(args.count)]
-    folder = LoopFolder(args.out)
+    folder = LoopFolder(args.out, subtype="FLOAT" if args.float else "PCM_24")
     batch = 64
     written = []
     with tqdm(total=len(seeds), unit="loop", disable=len(seeds) < 8) as bar:
@@ -51,8 +51,7 @@ def run(args: argparse.Namespace) -> int:
             for seed, audio in zip(chunk, gen.generate(chunk)):
                 out = render(audio, gen.card, bpm, bars=args.bars, rate=args.rate, mode=args.mode)
                 written.append(folder.write(out, args.rate, bpm, args.bars, seed,
-                                            beats_per_bar=gen.card.beats_per_bar,
-                                            subtype="FLOAT" if args.float else "PCM_24"))
+                                            beats_per_bar=gen.card.beats_per_bar))
                 bar.update(1)
     for path in written:
         print(path)
