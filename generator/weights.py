@@ -78,6 +78,7 @@ def _atomic_write_text(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
     with os.fdopen(fd, "w") as f:
         f.write(text)
+    os.chmod(tmp, 0o644)  # mkstemp makes 0600; a model is meant to be shared
     os.replace(tmp, path)
 
 
@@ -101,6 +102,7 @@ def save_model(generator: Generator, card: ModelCard, folder: str | Path,
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".safetensors")
         os.close(fd)
         save_file({n: state[n] for n in names}, tmp, metadata={"format": "pt"})
+        os.chmod(tmp, 0o644)
         os.replace(tmp, folder / fname)
         shas[fname] = sha256_file(folder / fname)
         weight_map.update({n: fname for n in names})
