@@ -17,7 +17,7 @@ local function main()
   if not track then return lib.fail(position) end
   local folder = lib.get("folder")
   local want = lib.get("midi_out")
-  local note = math.tointeger(tonumber(lib.get("note"))) or 60
+  local note = lib.whole(lib.get("note")) or 60
   local timeout = tonumber(lib.get("timeout_s")) or 30
   local dev, seen = lib.find_midi_output(want)
   if not dev then

@@ -77,6 +77,13 @@ function M.get(key)
   return value
 end
 
+-- A whole number from text, or nil ("60", "60.0" -> 60; "6.5", "x", nil -> nil).
+function M.whole(text)
+  local n = tonumber(text)
+  if n == nil or n ~= math.floor(n) then return nil end
+  return math.floor(n)
+end
+
 function M.set(key, value)
   reaper.SetExtState(M.SECTION, key, tostring(value), true)
 end

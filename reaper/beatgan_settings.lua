@@ -16,7 +16,7 @@ local function main()
   if not ok then return false end
   local values = {}
   for value in (csv .. ","):gmatch("([^,]*),") do values[#values + 1] = value end
-  local note = math.tointeger(tonumber(values[3]))
+  local note = lib.whole(values[3])
   local timeout = tonumber(values[4])
   if #values ~= #KEYS then return lib.fail("Expected " .. #KEYS .. " fields, got " .. #values .. ".") end
   if values[1] == "" then return lib.fail("The folder may not be empty.") end
