@@ -388,7 +388,7 @@
 					"patching_rect": [
 						20.0,
 						120.0,
-						60.0,
+						56.0,
 						20.0
 					],
 					"text": "BeatGAN",
@@ -398,7 +398,7 @@
 					"presentation_rect": [
 						4.0,
 						2.0,
-						60.0,
+						56.0,
 						18.0
 					],
 					"fontface": 1
