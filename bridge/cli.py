@@ -1,4 +1,6 @@
-"""The `beatgan` console entry: a table of subcommands, each a module with `add_arguments` + `run`.
+"""BeatGAN Bridge: neural drum loops next to your DAW.
+
+The `beatgan` console entry: a table of subcommands, each a module with `add_arguments` + `run`.
 
 Subcommand modules are imported lazily so `beatgan --help` and `beatgan generate` do not pay for
 the daemon's or the trainer's imports.
