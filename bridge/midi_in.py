@@ -100,6 +100,7 @@ class MidiInput:
         self.send = send               # where answers to MIDI-triggered requests go (or None)
         self.backend = None
         self.port = None
+        self._lister = None            # one rtmidi client kept for listing ports (see poll)
         self.state = "closed"
         self.messages = 0
 
@@ -109,10 +110,11 @@ class MidiInput:
             return [self.backend_name]
         if os.environ.get("MIDO_BACKEND"):
             return [os.environ["MIDO_BACKEND"]]
-        # rtmidi's default API (ALSA on Linux, CoreMIDI, WinMM); without an ALSA sequencer
-        # (containers, CI) the JACK API still works when a JACK server runs.
-        return ["mido.backends.rtmidi"] + ([JACK_BACKEND] if sys.platform.startswith("linux")
-                                           else [])
+        # Named APIs, so the port lister below can use the same one. On Linux, ALSA first;
+        # without an ALSA sequencer (containers, CI) JACK works when a JACK server runs.
+        if sys.platform.startswith("linux"):
+            return ["mido.backends.rtmidi/LINUX_ALSA", JACK_BACKEND]
+        return ["mido.backends.rtmidi"]
 
     def open(self) -> str:
         """Open the port; returns a one-line description. Raises MidiUnavailable with every
@@ -133,6 +135,7 @@ class MidiInput:
             except Exception as e:  # noqa: BLE001 - rtmidi raises its own error types; each
                 # backend's reason is kept and reported together below.
                 reasons.append(f"{name}: {type(e).__name__}: {e}")
+            self._lister = None
             self.backend = None
         if working is not None:
             self.backend, self.state = working, "waiting"
@@ -149,7 +152,7 @@ class MidiInput:
                                                 callback=self._on_message)
             self.state = "open"
             return
-        names = self.backend.get_input_names()
+        names = self._names()
         name = match_port(names, self.want)
         if name is None:
             raise PortMissing(f"no MIDI input port matches {self.want!r}; inputs: "
@@ -157,8 +160,33 @@ class MidiInput:
         self.port = self.backend.open_input(name, callback=self._on_message)
         self.state = "open"
 
+    def _names(self) -> list[str]:
+        """Input port names. mido's get_input_names() opens and closes a new rtmidi client per
+        call; under JACK that graph change garbles events arriving on the open port at that
+        moment (notes lost, duplicated, reordered), so a once-a-second poll must not do it.
+        One lister client, made once, lists ports without touching the graph."""
+        if self._lister is None and self.backend.name.startswith("mido.backends.rtmidi"):
+            import rtmidi
+            api = getattr(rtmidi, f"API_{self.backend.api}", None) if self.backend.api else None
+            self._lister = rtmidi.MidiIn(rtapi=api if api is not None
+                                         else rtmidi.API_UNSPECIFIED)
+        if self._lister is not None:
+            return list(self._lister.get_ports())
+        return list(self.backend.get_input_names())
+
+    def _api(self) -> str:
+        name = (self.backend.name if self.backend else "") or "?"
+        try:  # which rtmidi API the default backend settled on (ALSA, JACK, CoreMIDI...)
+            import rtmidi
+            rt = getattr(self.port, "_rt", None)
+            if rt is not None and "/" not in name:
+                name += "/" + rtmidi.get_api_name(rt.get_current_api())
+        except Exception:  # noqa: BLE001 - only a detail of the description
+            pass
+        return name
+
     def describe(self) -> str:
-        api = (self.backend.name if self.backend else "") or "?"
+        api = self._api()
         if not self.want:
             return f"virtual input {VIRTUAL_PORT!r} ({api})"
         name = self.port.name if self.port is not None else self.want
@@ -170,7 +198,7 @@ class MidiInput:
         if not self.want or self.backend is None:
             return
         try:
-            names = self.backend.get_input_names()
+            names = self._names()
         except Exception as e:  # noqa: BLE001 - a backend hiccup; try again next poll
             log.warning("MIDI: could not list ports (%s)", e)
             return
@@ -198,6 +226,9 @@ class MidiInput:
 
     def close(self) -> None:
         self._close_port()
+        if self._lister is not None:
+            lister, self._lister = self._lister, None
+            lister.delete()
         self.state = "closed"
 
     # --- messages (rtmidi's thread) -------------------------------------------------------
@@ -217,6 +248,7 @@ class MidiInput:
             elif kind == "songpos":
                 self.clock.song_position(msg.pos)
             else:
+                log.debug("MIDI in: %s", msg)
                 self._note(msg)
         except Exception:  # noqa: BLE001 - a bad message must not kill the MIDI thread
             log.exception("MIDI message %s failed", msg)

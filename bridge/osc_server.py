@@ -35,7 +35,7 @@ def encode(address: str, *args) -> bytes:
 
 
 class OscServer:
-    def __init__(self, api: OscApi, host: str = "127.0.0.1", port: int = 14700,
+    def __init__(self, api: OscApi | None, host: str = "127.0.0.1", port: int = 14700,
                  reply_port: int = 14701, allow: tuple[str, ...] = ()):
         self.api, self.reply_port = api, reply_port
         self.allow = frozenset(allow)
@@ -77,17 +77,19 @@ class OscServer:
                 log.error("OSC receive failed (%s); still listening", e)
                 time.sleep(0.05)  # a persistent socket error must not spin a core
                 continue
-            received_s = time.perf_counter()
-            self.received += 1
-            host, port = peer[0], peer[1]
-            if self.allow and host not in self.allow:
-                self._refuse(host)
-                continue
-            try:
-                self.api.handle_datagram(data, self._sender((host, port)), f"osc {host}:{port}",
-                                         received_s)
-            except Exception:  # noqa: BLE001 - OscApi answers its own errors; this is a bug
-                log.exception("OSC datagram from %s:%d crashed the router", host, port)
+            self._dispatch(data, peer, time.perf_counter())
+
+    def _dispatch(self, data: bytes, peer, received_s: float) -> None:
+        self.received += 1
+        host, port = peer[0], peer[1]
+        if self.allow and host not in self.allow:
+            self._refuse(host)
+            return
+        try:
+            self.api.handle_datagram(data, self._sender((host, port)), f"osc {host}:{port}",
+                                     received_s)
+        except Exception:  # noqa: BLE001 - OscApi answers its own errors; this is a bug
+            log.exception("OSC datagram from %s:%d crashed the router", host, port)
 
     def _refuse(self, host: str) -> None:
         n = self.refused.get(host, 0) + 1
@@ -115,6 +117,24 @@ class OscServer:
         self._closing.set()
         if self._thread is not None:
             self._thread.join(2.0)
+
+    def drain(self, limit: int = 10_000) -> int:
+        """Answer the datagrams waiting in the socket buffer (after stop(), at shutdown), so
+        a request that reached us is never left without a reply. Returns how many."""
+        self.sock.setblocking(False)
+        n = 0
+        while n < limit:
+            n += 1
+            try:
+                data, peer = self.sock.recvfrom(MAX_DATAGRAM)
+            except BlockingIOError:
+                break  # empty: everything received has been answered
+            except (ConnectionResetError, ConnectionRefusedError):
+                continue  # an ICMP note about an earlier reply; more datagrams may follow
+            except OSError:
+                break  # the socket is unusable: nothing more can be read or answered
+            self._dispatch(data, peer, time.perf_counter())
+        return n
 
     def close(self) -> None:
         self.stop()

@@ -106,3 +106,141 @@ def test_channel_mismatch():
     stereo.play()
     out = pull(stereo, 10, 10)
     assert np.array_equal(out[0], out[1])
+
+
+# --- the real daemon on a real PortAudio device (JACK dummy driver) ---------------------------
+
+import subprocess  # noqa: E402
+import time  # noqa: E402
+
+import soundfile as sf  # noqa: E402
+
+from serve_support import DaemonProcess, JackServer  # noqa: E402
+
+BPM = 300.0                              # a 4/4 bar = 0.8 s: several loops fit in a capture
+
+
+@pytest.fixture(scope="module")
+def jack():
+    why = JackServer.missing()
+    assert why is None, why              # CI installs jackd2; a missing tool is a failure
+    server = JackServer(rate=44100).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def daemon(jack, tiny_model, tmp_path_factory):
+    d = DaemonProcess(tmp_path_factory.mktemp("audio_daemon"), tiny_model, "--no-midi",
+                      "--audio-device", "system", env=jack.env()).start()
+    yield d
+    assert d.stop() == 0, d.log()
+
+
+def capture(jack: JackServer, seconds: float, path, during=None) -> np.ndarray:
+    """Record the daemon's output ports with jack_rec (32-bit) while `during()` runs."""
+    outs = sorted(p for p in jack.ports() if p.startswith("PortAudio") and ":out_" in p)
+    assert len(outs) == 2, jack.ports()
+    rec = subprocess.Popen(["jack_rec", "-f", str(path), "-d", str(seconds), "-b", "32", *outs],
+                           env=jack.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        if during is not None:
+            during()
+        assert rec.wait(seconds + 20) == 0
+    finally:
+        if rec.poll() is None:
+            rec.kill()
+    x, rate = sf.read(str(path), dtype="float64", always_2d=True)
+    assert rate == jack.rate
+    return x.T
+
+
+def find(x: np.ndarray, loop: np.ndarray, tol: float = 2e-7) -> int:
+    """Index in x where `loop` starts (exactly, within PCM_24 rounding), or -1."""
+    peak = int(np.argmax(np.abs(loop[0])))
+    for i in np.flatnonzero(np.abs(x[0] - loop[0, peak]) < tol):
+        k = i - peak
+        if 0 <= k and k + loop.shape[1] <= x.shape[1] and \
+                np.abs(x[:, k:k + loop.shape[1]] - loop).max() < tol:
+            return int(k)
+    return -1
+
+
+def segments(x: np.ndarray, start: int, loops: dict[str, np.ndarray], tol: float = 2e-7) -> str:
+    """Name each whole loop-length block of x from `start`: 'AAB..' ('?' = neither)."""
+    names, i = [], start
+    n = next(iter(loops.values())).shape[1]
+    while i + n <= x.shape[1]:
+        seg = x[:, i:i + n]
+        names.append(next((k for k, v in loops.items() if np.abs(seg - v).max() < tol), "?"))
+        i += n
+    return "".join(names)
+
+
+def test_summary_names_the_device(daemon):
+    assert daemon.line("audio").startswith("system") and "44100 Hz" in daemon.line("audio")
+
+
+def test_samples_reaching_the_device_are_the_rendered_bar(daemon, jack, tmp_path):
+    """Play loops A gaplessly; B, made while A plays, takes over exactly on a bar line; stop
+    gives silence. The captured samples equal the WAVs (which hold the same render) to within
+    PCM_24 rounding."""
+    with daemon.client() as osc:
+        done_a = osc.ask("/beatgan/generate", 5, BPM)
+        assert done_a[0] == "/beatgan/done", done_a
+        a = sf.read(done_a[1][0], dtype="float64", always_2d=True)[0].T
+        replies = {}
+
+        def play_then_switch():
+            time.sleep(0.4)
+            replies["play"] = osc.ask("/beatgan/play")
+            time.sleep(1.3)
+            replies["b"] = osc.ask("/beatgan/generate", 6, BPM)
+
+        x = capture(jack, 4.5, tmp_path / "cap.wav", play_then_switch)
+        assert replies["play"] == ("/beatgan/playing", [1])
+        assert replies["b"][0] == "/beatgan/done", replies
+        b = sf.read(replies["b"][1][0], dtype="float64", always_2d=True)[0].T
+        assert a.shape == b.shape == (2, int(round(4 * 60 * 44100 / BPM)))
+
+        k = find(x, a)
+        assert k >= 0, "the first loop never reached the device intact"
+        assert not x[:, :k].any(), "something played before /beatgan/play"
+        blocks = segments(x, k, {"A": a, "B": b})
+        # A at least twice (gapless wrap), then only B (switched on a bar line), nothing else.
+        assert blocks.startswith("AA") and "B" in blocks and "?" not in blocks, blocks
+        assert blocks == "A" * blocks.index("B") + "B" * (len(blocks) - blocks.index("B"))
+        tail = x[:, k + len(blocks) * a.shape[1]:]
+        assert np.abs(tail - b[:, :tail.shape[1]]).max() < 2e-7   # still B, mid-loop
+
+        assert osc.ask("/beatgan/stop") == ("/beatgan/playing", [0])
+        time.sleep(0.1)
+        silent = capture(jack, 1.0, tmp_path / "stopped.wav")
+        assert not silent.any()
+        assert "stopped" in osc.ask("/beatgan/status")[1][7]
+
+
+def test_device_at_another_rate_gets_a_render_at_its_rate(tiny_model, tiny_generator,
+                                                           tmp_path):
+    """JACK at 48 kHz, WAVs at 44.1 kHz: the device gets its own render at 48 kHz, which
+    equals the bar rendered here at 48 kHz (same seed, same renderer)."""
+    from beatgan.bridge.render import render
+    server = JackServer(rate=48000).start()
+    d = None
+    try:
+        d = DaemonProcess(tmp_path / "d48", tiny_model, "--no-midi", env=server.env()).start()
+        assert "48000 Hz" in d.line("audio")
+        with d.client() as osc:
+            done = osc.ask("/beatgan/generate", 9, BPM)
+            assert done[0] == "/beatgan/done" and sf.info(done[1][0]).samplerate == 44100
+            assert osc.ask("/beatgan/play") == ("/beatgan/playing", [1])
+            x = capture(server, 2.0, tmp_path / "cap48.wav")
+        bar = tiny_generator.generate([9])[0]
+        want = render(bar, tiny_generator.card, BPM, rate=48000).astype(np.float64)
+        assert want.shape[1] == int(round(4 * 60 * 48000 / BPM))
+        k = find(x, want, tol=1e-5)
+        assert k >= 0 and segments(x, k, {"A": want}, tol=1e-5).startswith("A")
+    finally:
+        if d is not None:
+            assert d.stop() == 0, d.log()
+        server.stop()
