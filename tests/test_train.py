@@ -107,7 +107,7 @@ def test_evaluate_the_exported_model_and_the_checkpoint(trained, dataset, capsys
                         ("ckpt", trained["run"] / "checkpoints" / "last.pt")):
         out = trained["root"] / f"eval_{name}"
         assert cli_main(["evaluate", str(model), str(dataset), "--n", "4", "--out", str(out),
-                         "--device", "cpu", "--classifier-seconds", "10"]) == 0
+                         "--device", "cpu", "--classifier-seconds", "3"]) == 0
         fig = json.loads((out / "evaluation.json").read_text())
         assert set(fig["sets"]) == {"generated", "real_heldout", "untrained"}
         assert fig["sets"]["generated"]["n"] == 4

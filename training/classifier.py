@@ -183,11 +183,12 @@ def spread_subset(groups: np.ndarray, n: int, rng: np.random.Generator) -> np.nd
 def train_classifier(audio: np.ndarray, labels: dict[str, np.ndarray],
                      label_names: dict[str, list[str]], sample_rate: int, bar_samples: int,
                      val_audio: np.ndarray | None = None, val_labels: dict | None = None,
-                     epochs: int = 20, max_seconds: float = 40.0, batch_size: int = 32,
-                     seed: int = 0, device: str = "cpu") -> TrainedClassifier:
+                     steps: int = 800, max_epochs: int = 60, max_seconds: float = 40.0,
+                     batch_size: int = 32, seed: int = 0, device: str = "cpu") -> TrainedClassifier:
     """Train on (n, C, T) float bars with integer labels per kind (-1 = unknown).
 
-    Stops after `epochs` or once `max_seconds` of training have passed, whichever comes first.
+    Stops after `steps` optimiser steps or `max_epochs` epochs (whole epochs, at least one), or at
+    the end of the epoch in which `max_seconds` of training have passed, whichever comes first.
     """
     heads = usable_heads(labels, label_names)
     if not heads:
@@ -204,6 +205,7 @@ def train_classifier(audio: np.ndarray, labels: dict[str, np.ndarray],
     opt = torch.optim.Adam(model.parameters(), 2e-3)
     gen = torch.Generator().manual_seed(seed)
     n = len(feats)
+    epochs = max(1, min(max_epochs, math.ceil(steps / math.ceil(n / batch_size))))
     done_epochs, last_loss = 0, float("nan")
     model.train()
     for _ in range(epochs):
@@ -224,7 +226,8 @@ def train_classifier(audio: np.ndarray, labels: dict[str, np.ndarray],
             break
     seconds = time.monotonic() - t0
     clf = TrainedClassifier(model.eval(), {k: list(label_names.get(k, [])) for k in heads}, {})
-    info = {"examples": int(n), "epochs": done_epochs, "seconds": round(seconds, 1),
+    info = {"examples": int(n), "epochs": done_epochs,
+            "steps": done_epochs * math.ceil(n / batch_size), "seconds": round(seconds, 1),
             "train_loss": round(last_loss, 4), "heads": heads,
             "train_accuracy": accuracy(clf, audio, labels, device)}
     if val_audio is not None and len(val_audio):
@@ -305,7 +308,7 @@ def load_classifier(path: Path) -> TrainedClassifier:
 
 def classifier_for_dataset(ds, train_idx: np.ndarray, held_idx: np.ndarray, bar_samples: int,
                            max_examples: int = 1200, max_seconds: float = 40.0,
-                           retrain: bool = False, device: str = "cpu",
+                           steps: int = 800, retrain: bool = False, device: str = "cpu",
                            digest: str | None = None) -> TrainedClassifier:
     """The cached classifier for this dataset file, training (and caching) it when needed.
 
@@ -333,8 +336,8 @@ def classifier_for_dataset(ds, train_idx: np.ndarray, held_idx: np.ndarray, bar_
         _bars(ds.audio[tr], bar_samples), {k: v[tr] for k, v in ds.labels.items()}, names,
         int(ds.meta["sample_rate"]), bar_samples,
         val_audio=_bars(ds.audio[va], bar_samples) if len(va) else None,
-        val_labels={k: v[va] for k, v in ds.labels.items()}, max_seconds=max_seconds,
-        device=device)
+        val_labels={k: v[va] for k, v in ds.labels.items()}, steps=steps,
+        max_seconds=max_seconds, device=device)
     clf.info.update(dataset_sha256=digest, trained_on="train split (held-out sources excluded)")
     try:
         save_classifier(clf, path)
