@@ -1,0 +1,298 @@
+"""Latency and memory of `beatgan serve`, measured from outside the process.
+
+Starts the daemon on free ports and measures, one request at a time:
+  * OSC in -> file renamed: send /beatgan/generate, wait for /beatgan/done (sent right after the
+    WAV is renamed into place); both the wall-clock round trip seen here and the daemon's own
+    latency_ms (datagram received -> file renamed) are reported.
+  * note-on -> file: a MIDI note through rtmidi over a JACK dummy server (started here when
+    jackd is installed), answered with /beatgan/done on the reply port.
+Then floods the daemon with OSC at --flood-rate messages/s for --flood-s seconds (generate
+requests, most rejected with "queue full", plus a ping every 100 ms) and reports the daemon's
+RSS before, at peak and after, and how many pings came back.
+
+    python bench/latency.py                          # shipped model, or a random-init beatgan-bar
+    python bench/latency.py --model DIR --n 500 --threads 2 --device cpu
+    python bench/latency.py --device cuda            # on a GPU machine
+
+Targets (issue 4): p99 <= 50 ms on a 2-core CPU machine, <= 10 ms on an H100; RSS growth
+under the flood <= 50 MB.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+from pythonosc.osc_message import OscMessage
+from pythonosc.osc_message_builder import OscMessageBuilder
+
+ENTRY = "import sys; from beatgan.bridge.cli import main; sys.exit(main())"
+
+
+def osc(address: str, *args) -> bytes:
+    b = OscMessageBuilder(address)
+    for a in args:
+        b.add_arg(a)
+    return b.build().dgram
+
+
+def pct(values, q) -> float:
+    return float(np.percentile(np.asarray(values, dtype=np.float64), q))
+
+
+def row(name: str, ms: list[float]) -> str:
+    return (f"{name:<44} n={len(ms):<5} p50 {pct(ms, 50):7.2f}  p95 {pct(ms, 95):7.2f}  "
+            f"p99 {pct(ms, 99):7.2f}  max {max(ms):7.2f} ms")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def make_model(folder: Path, config: str) -> Path:
+    """A randomly initialised model of a real config: latency depends on the architecture,
+    not on what the weights learned."""
+    import torch
+
+    from beatgan.generator import ModelCard, named_config
+    from beatgan.generator.wavegan import Generator
+    from beatgan.generator.weights import save_model
+    torch.manual_seed(0)
+    cfg = named_config(config)
+    save_model(Generator(cfg), ModelCard(config=cfg, name=f"bench-random-{config}"), folder)
+    return folder
+
+
+def start_jack() -> tuple[subprocess.Popen | None, dict, str]:
+    env = dict(os.environ)
+    if not shutil.which("jackd"):
+        return None, env, "jackd not installed"
+    name = f"beatgan-bench-{uuid.uuid4().hex[:6]}"
+    env.update(JACK_DEFAULT_SERVER=name, JACK_NO_START_SERVER="1")
+    proc = subprocess.Popen(["jackd", "--no-realtime", "-d", "dummy", "-r", "44100", "-p", "256"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ok = subprocess.run(["jack_wait", "-w", "-t", "10"], env=env, capture_output=True)
+    if ok.returncode != 0:
+        proc.terminate()
+        proc.wait(10)
+        return None, dict(os.environ), "jackd did not start"
+    return proc, env, ""
+
+
+class Replies:
+    """Reads the reply port on a thread; a waiter takes the next reply of a kind."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.items: list[tuple[float, str, list]] = []
+        self.cond = threading.Condition()
+        self.stop = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        self.sock.settimeout(0.2)
+        while not self.stop:
+            try:
+                data, _ = self.sock.recvfrom(65535)
+            except (TimeoutError, socket.timeout):
+                continue
+            except OSError:
+                return
+            t = time.perf_counter()
+            m = OscMessage(data)
+            with self.cond:
+                self.items.append((t, m.address, list(m.params)))
+                self.cond.notify_all()
+
+    def take(self, address: str, timeout: float = 30.0) -> tuple[float, list]:
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for i, (t, a, args) in enumerate(self.items):
+                    if a == address or (address == "/beatgan/done" and a == "/beatgan/error"):
+                        del self.items[i]
+                        if a == "/beatgan/error":
+                            raise RuntimeError(f"daemon error: {args}")
+                        return t, args
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"no {address} within {timeout} s")
+                self.cond.wait(left)
+
+    def clear(self):
+        with self.cond:
+            self.items.clear()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", type=Path, help="model folder (default: shipped weights, else a "
+                                               "random-init model of --config)")
+    ap.add_argument("--config", default="beatgan-bar", help="config for the random-init model")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--threads", type=int, default=2, help="torch CPU threads in the daemon")
+    ap.add_argument("--n", type=int, default=500, help="requests per latency measurement")
+    ap.add_argument("--bpm", type=float, default=120.0)
+    ap.add_argument("--flood-rate", type=int, default=5000, help="messages per second")
+    ap.add_argument("--flood-s", type=float, default=10.0)
+    ap.add_argument("--no-midi", action="store_true", help="skip the note-on measurement")
+    args = ap.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="beatgan-bench-"))
+    model = args.model
+    note = ""
+    if model is None:
+        from beatgan.generator.engine import DEFAULT_MODEL_DIR
+        if (DEFAULT_MODEL_DIR / "model_card.json").exists():
+            model = DEFAULT_MODEL_DIR
+        else:
+            model = make_model(tmp / "model", args.config)
+            note = f" (random init of {args.config}: no shipped weights yet)"
+
+    jack, env, jack_why = (None, dict(os.environ), "--no-midi") if args.no_midi else start_jack()
+    reply = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    reply.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+    reply.bind(("127.0.0.1", 0))
+    reply_port = reply.getsockname()[1]
+    toml = f"threads = {args.threads}\n"
+    if jack is not None:  # the daemon and this script must meet on the same MIDI API
+        toml += "midi_backend = 'mido.backends.rtmidi/UNIX_JACK'\n"
+    (tmp / "serve.toml").write_text(toml)
+    argv = [sys.executable, "-c", ENTRY, "serve", "--model", str(model), "--out", str(tmp / "out"),
+            "--osc-port", "0", "--reply-port", str(reply_port), "--device", args.device,
+            "--no-audio", "--config", str(tmp / "serve.toml")]
+    if jack is None:
+        argv.append("--no-midi")
+    env.update(XDG_CONFIG_HOME=str(tmp / "cfg"), XDG_DATA_HOME=str(tmp / "data"))
+    log = open(tmp / "daemon.log", "wb")
+    daemon = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
+    summary = []
+    while True:
+        line = daemon.stdout.readline()
+        if not line:
+            print("daemon did not start:\n" + (tmp / "daemon.log").read_text()[-3000:])
+            return 1
+        summary.append(line.rstrip())
+        if line.startswith("  tempo"):
+            break
+    port = int(re.search(r"listening on [^ ]+:(\d+)", "\n".join(summary)).group(1))
+    print(f"machine: {platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    print(f"model:   {model}{note}")
+    print("\n".join(summary))
+    print()
+
+    replies = Replies(reply)
+    send = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    dest = ("127.0.0.1", port)
+    try:
+        # --- OSC in -> file renamed ----------------------------------------------------------
+        for i in range(20):  # settle (the daemon warmed itself up; this warms our side)
+            send.sendto(osc("/beatgan/generate", i, args.bpm), dest)
+            replies.take("/beatgan/done")
+        wall, own = [], []
+        for i in range(args.n):
+            t0 = time.perf_counter()
+            send.sendto(osc("/beatgan/generate", 1000 + i, args.bpm), dest)
+            t1, done = replies.take("/beatgan/done")
+            wall.append((t1 - t0) * 1000.0)
+            own.append(done[4])
+        print(row("OSC generate -> /beatgan/done (round trip)", wall))
+        print(row("OSC in -> file renamed (daemon's latency_ms)", own))
+
+        # --- note-on -> file ---------------------------------------------------------------
+        if jack is not None:
+            os.environ.update(JACK_DEFAULT_SERVER=env["JACK_DEFAULT_SERVER"],
+                              JACK_NO_START_SERVER="1")
+            import mido
+            backend = mido.Backend("mido.backends.rtmidi/UNIX_JACK", load=True)
+            names = [n for n in backend.get_output_names() if "BeatGAN" in n]
+            with backend.open_output(names[0]) as out:
+                for _ in range(10):
+                    out.send(mido.Message("note_on", note=60, velocity=100))
+                    replies.take("/beatgan/done")
+                wall, own = [], []
+                for i in range(args.n):
+                    t0 = time.perf_counter()
+                    out.send(mido.Message("note_on", note=60 + i % 12 + 12, velocity=100))
+                    t1, done = replies.take("/beatgan/done")
+                    wall.append((t1 - t0) * 1000.0)
+                    own.append(done[4])
+            print(row("note-on -> /beatgan/done (round trip)", wall))
+            print(row("note-on -> file renamed (daemon's latency_ms)", own))
+        else:
+            print(f"note-on -> file: not measured ({jack_why})")
+
+        # --- flood ------------------------------------------------------------------------------
+        replies.clear()
+        before = rss_mb(daemon.pid)
+        peak = before
+        sent = pings = 0
+        period = 0.001
+        per_tick = max(1, round(args.flood_rate * period))
+        t_start = time.perf_counter()
+        next_ping = t_start
+        next_rss = t_start
+        while True:
+            now = time.perf_counter()
+            elapsed = now - t_start
+            if elapsed >= args.flood_s:
+                break
+            due = int(elapsed * args.flood_rate) - sent
+            for _ in range(min(due, per_tick * 20)):
+                send.sendto(osc("/beatgan/generate", sent % 100000, args.bpm), dest)
+                sent += 1
+            if now >= next_ping:
+                send.sendto(osc("/beatgan/ping", pings), dest)
+                pings += 1
+                next_ping += 0.1
+            if now >= next_rss:
+                peak = max(peak, rss_mb(daemon.pid))
+                next_rss += 0.5
+            time.sleep(period / 2)
+        flood_s = time.perf_counter() - t_start
+        time.sleep(3.0)  # let the queue empty and the last answers arrive
+        after = rss_mb(daemon.pid)
+        got = replies.items
+        pongs = sum(1 for _, a, _ in got if a == "/beatgan/pong")
+        done = sum(1 for _, a, _ in got if a == "/beatgan/done")
+        errors = sum(1 for _, a, _ in got if a == "/beatgan/error")
+        print(f"flood: {sent} generate requests in {flood_s:.1f} s ({sent / flood_s:.0f} msg/s) "
+              f"+ {pings} pings")
+        print(f"       answered: {done} done + {errors} error (queue full) = {done + errors} "
+              f"of {sent}; pongs {pongs} of {pings}")
+        print(f"       RSS before {before:.1f} MB, peak {peak:.1f} MB, after {after:.1f} MB: "
+              f"growth {after - before:+.1f} MB (peak {peak - before:+.1f} MB)")
+    finally:
+        replies.stop = True
+        daemon.send_signal(signal.SIGTERM)
+        try:
+            code = daemon.wait(60)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            code = daemon.wait()
+        log.close()
+        if jack is not None:
+            jack.terminate()
+            jack.wait(10)
+        print(f"daemon exit code {code}; log: {tmp / 'daemon.log'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
