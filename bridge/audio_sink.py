@@ -56,17 +56,19 @@ class LoopPlayer:
                 self._current, self._current_beats, self._pos = frames, beats, 0
                 self._pending = None
 
-    def play(self, beat_position: float | None = None) -> None:
+    def play(self, beat_position: float | None = None, ahead_frames: int = 0) -> None:
         """Start looping. With a known song position (MIDI clock, Link), start at the matching
-        point of the loop so the bar lines agree with the host's."""
+        point of the loop so the bar lines agree with the host's; `ahead_frames` (the device's
+        output latency) is added, since what is written now is heard that much later."""
         with self._lock:
             if self.playing:
                 return
             self.playing = True
             self._pos = 0
             if self._current is not None and beat_position is not None and self._current_beats:
+                n = len(self._current)
                 phase = (beat_position % self._current_beats) / self._current_beats
-                self._pos = min(int(phase * len(self._current)), len(self._current) - 1)
+                self._pos = (int(phase * n) + ahead_frames) % n
 
     def stop(self) -> None:
         with self._lock:
@@ -173,7 +175,8 @@ class AudioSink:
         self.player.queue(audio, beats)
 
     def play(self) -> None:
-        self.player.play(self.beat_position())
+        latency_s = float(self._stream.latency) if self._stream is not None else 0.0
+        self.player.play(self.beat_position(), ahead_frames=int(round(latency_s * self.rate)))
 
     def stop(self) -> None:
         self.player.stop()

@@ -85,6 +85,9 @@ class Controller:
         origin.reply("/beatgan/mode", r.mode)
 
     def _play(self, r: Play, origin: Origin) -> None:
+        if not r.state:
+            self._stop(Stop(), origin)
+            return
         if self.audio is None:
             origin.error("no audio output (see the start-up summary); loops still go to the "
                          "folder")

@@ -261,7 +261,12 @@ class Ping(Request):
 
 @dataclass(frozen=True)
 class Play(Request):
-    pass
+    state: int = 1                   # 1 = play, 0 = stop (REAPER's play toggle sends 1.0 / 0.0)
+
+    OSC_ARGS = (("state", "i"),)
+
+    def __post_init__(self):
+        self._set("state", as_int("state", self.state, 0, 1, " (1 = play, 0 = stop)"))
 
 
 @dataclass(frozen=True)

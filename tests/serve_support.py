@@ -115,8 +115,11 @@ class JackServer:
         return {**os.environ, "JACK_DEFAULT_SERVER": self.name, "JACK_NO_START_SERVER": "1"}
 
     def start(self) -> "JackServer":
+        # --sync: the server waits for late clients instead of dropping their audio, so a busy
+        # test machine makes the dummy clock run slow rather than put gaps in what we capture.
         self.proc = subprocess.Popen(
-            ["jackd", "--no-realtime", "-d", "dummy", "-r", str(self.rate), "-p", str(self.period)],
+            ["jackd", "--no-realtime", "--sync", "-d", "dummy", "-r", str(self.rate),
+             "-p", str(self.period)],
             env=self.env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         ok = subprocess.run(["jack_wait", "-w", "-t", "10"], env=self.env(),
                             capture_output=True, text=True, timeout=20)

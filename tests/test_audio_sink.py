@@ -94,6 +94,9 @@ def test_play_aligns_to_the_host_song_position():
     p.queue(ramp(1000), beats=8)               # a 2-bar loop: beat 9 is in its first half
     p.play(beat_position=9.0)
     assert np.array_equal(pull(p, 10, 10), a[:, 125:135])
+    p.stop()
+    p.play(beat_position=9.0, ahead_frames=900)   # output latency: start further on, wrapped
+    assert np.array_equal(pull(p, 10, 10), a[:, 25:35])
 
 
 def test_channel_mismatch():
@@ -217,6 +220,11 @@ def test_samples_reaching_the_device_are_the_rendered_bar(daemon, jack, tmp_path
         time.sleep(0.1)
         silent = capture(jack, 1.0, tmp_path / "stopped.wav")
         assert not silent.any()
+        assert "stopped" in osc.ask("/beatgan/status")[1][7]
+        # REAPER's transport toggle: /beatgan/play 1.0 and 0.0
+        assert osc.ask("/beatgan/play", 1.0) == ("/beatgan/playing", [1])
+        assert "playing" in osc.ask("/beatgan/status")[1][7]
+        assert osc.ask("/beatgan/play", 0.0) == ("/beatgan/playing", [0])
         assert "stopped" in osc.ask("/beatgan/status")[1][7]
 
 

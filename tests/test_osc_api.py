@@ -78,6 +78,8 @@ def one_error(data: bytes) -> tuple[str, str]:
     (msg("/tempo/raw", 99.5), Tempo(99.5)),
     (msg("/beatgan/mode", "stretch"), Mode("stretch")),
     (msg("/beatgan/play"), Play()),
+    (msg("/beatgan/play", 1.0), Play(1)),           # REAPER's play toggle
+    (msg("/beatgan/play", 0.0), Play(0)),
     (msg("/beatgan/stop"), Stop()),
     (msg("/beatgan/slot", 3), Slot(3)),
     (msg("/beatgan/slot", 11.0, 1234), Slot(11, 1234)),
@@ -132,7 +134,8 @@ def test_every_route_is_covered_above():
     (msg("/beatgan/mode", "../../x"), ["mode", "beats|repitch|stretch"]),
     (msg("/beatgan/mode", 1), ["mode", "string"]),
     (msg("/beatgan/slot", 12), ["slot", "0..11"]),
-    (msg("/beatgan/play", 1), ["at most 0"]),
+    (msg("/beatgan/play", 2), ["state", "0..1"]),
+    (msg("/beatgan/play", 1, 1), ["at most 1"]),
     (msg("/beatgan/status", "x"), ["at most 0"]),
     (msg("/beatgan/ping", 1, 2), ["at most 1"]),
 ])
