@@ -145,13 +145,11 @@ class Worker:
 
     def _finish(self, job: Job, bar: np.ndarray | None) -> None:
         r = job.request
-        if bar is None:
-            if isinstance(r, Variation):
-                bar = self.gen.variation(job.seed, r.amount, r.variant)
-            elif isinstance(r, Morph):
-                bar = self.gen.morph(job.seed, job.seed_b, r.t)
-            else:  # a Generate that was not batched (run_batch always batches; kept for safety)
-                bar = self.gen.generate([job.seed])[0]
+        if isinstance(r, Variation):
+            bar = self.gen.variation(job.seed, r.amount, r.variant)
+        elif isinstance(r, Morph):
+            bar = self.gen.morph(job.seed, job.seed_b, r.t)
+        assert bar is not None, "plain generate requests are made in run_batch"
         bpm = job.tempo.tempo_bpm
         audio = render(bar, self.card, bpm, bars=r.bars, rate=self.rate, mode=job.mode,
                        headroom_db=self.headroom_db)

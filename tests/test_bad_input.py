@@ -15,7 +15,6 @@ import shutil
 import socket
 import subprocess
 import threading
-import time
 
 import pytest
 import soundfile as sf
@@ -215,7 +214,7 @@ def test_flood_is_answered_in_full_and_ping_keeps_answering(osc, daemon):
     stop = threading.Event()
 
     def reader():
-        while not stop.is_set() or True:
+        while True:
             try:
                 replies.append(osc.recv(timeout=3.0))
             except (TimeoutError, socket.timeout):

@@ -17,6 +17,7 @@ import soundfile as sf
 from serve_support import DaemonProcess, OscClient
 
 BEATS = 4  # the tiny model's beats per bar
+READY_LINE = "beatgan serve: ready"
 
 
 @pytest.fixture(scope="module")
@@ -69,9 +70,6 @@ def test_summary_names_model_device_ports_folder_audio(daemon):
     assert daemon.line("midi").startswith("off")
     assert "125 bpm (model)" in daemon.line("tempo")
     assert text.count(READY_LINE) == 1
-
-
-READY_LINE = "beatgan serve: ready"
 
 
 def test_ping_pong(osc):
