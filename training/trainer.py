@@ -306,12 +306,18 @@ def run_training(cfg: TrainConfig, data: np.ndarray, meta: dict, opts: RunOption
     try:
         while True:
             elapsed = time.monotonic() - start
-            if opts.steps is not None and trainer.step >= opts.steps:
-                break
-            if opts.minutes is not None and elapsed >= opts.minutes * 60:
-                break
-            if stop["signal"] is not None:
-                log(f"signal {stop['signal']}: checkpointing and exiting")
+            done = ((opts.steps is not None and trainer.step >= opts.steps)
+                    or (opts.minutes is not None and elapsed >= opts.minutes * 60)
+                    or stop["signal"] is not None)
+            if trainer.world > 1:
+                # Ranks must leave together: a signal or the clock can reach them a step apart,
+                # and a rank that steps on alone waits in all_reduce for a peer that has left.
+                flag = torch.tensor([float(done)], device=trainer.device)
+                dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+                done = bool(flag.item())
+            if done:
+                if stop["signal"] is not None:
+                    log(f"signal {stop['signal']}: checkpointing and exiting")
                 break
             t0 = time.monotonic()
             logs = trainer.train_step()
