@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
+import time
 
 import pytest
 import torch
@@ -15,6 +17,7 @@ from beatgan.training.train_cmd import state_fingerprint
 from beatgan.training.trainer import load_checkpoint
 
 STEPS = 3
+RANK_LINE = r"rank (\d)/2: step (\d+), generator sha256 ([0-9a-f]{64})"
 
 
 @pytest.fixture(scope="module")
@@ -22,11 +25,15 @@ def dataset(tmp_path_factory):
     return make_kit_dataset(tmp_path_factory.mktemp("ddp_data"))
 
 
+def torchrun(dataset, run_dir, steps, *extra) -> list[str]:
+    return [CLI[0], "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+            *CLI[1:], "train", str(dataset), *TINY, "--steps", str(steps), "--sample-every", "1000",
+            "--no-progress", "--run-dir", str(run_dir), *extra]
+
+
 def test_two_gloo_ranks_step_and_end_with_identical_generators(tmp_path, dataset):
     run_dir = tmp_path / "ddp"
-    cmd = [CLI[0], "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           *CLI[1:], "train", str(dataset), *TINY, "--steps", str(STEPS), "--checkpoint-steps",
-           str(STEPS), "--sample-every", "1000", "--no-progress", "--run-dir", str(run_dir)]
+    cmd = torchrun(dataset, run_dir, STEPS, "--checkpoint-steps", str(STEPS))
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=subprocess_env(),
                           cwd=tmp_path)
     out = proc.stdout + proc.stderr
@@ -49,3 +56,35 @@ def test_two_gloo_ranks_step_and_end_with_identical_generators(tmp_path, dataset
                      "--no-progress", "--run-dir", str(single)]) == 0
     alone = load_checkpoint(single / "checkpoints" / "last.pt")
     assert state_fingerprint(alone["G"]) != ranks["0"]
+
+
+def test_sigterm_stops_both_ranks_at_the_same_step_and_the_run_resumes(tmp_path, dataset):
+    run_dir, n = tmp_path / "ddp", 60
+    proc = subprocess.Popen(torchrun(dataset, run_dir, n, "--checkpoint-steps", "2"), cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=subprocess_env())
+    last = run_dir / "checkpoints" / "last.pt"
+    deadline = time.monotonic() + 120
+    while not last.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)  # to torchrun, which passes it on to both workers
+    out, _ = proc.communicate(timeout=120)
+    # torchrun itself exits non-zero after a SIGTERM; what matters is how the workers ended.
+    ranks = re.findall(RANK_LINE, out)
+    assert sorted(r[0] for r in ranks) == ["0", "1"], out[-4000:]
+    assert len({r[1] for r in ranks}) == 1, f"the ranks stopped at different steps: {ranks}"
+    assert len({r[2] for r in ranks}) == 1, "the ranks' generators diverged"
+    stopped = int(ranks[0][1])
+    assert 2 <= stopped < n, f"SIGTERM came too late to test anything (stopped at {stopped})"
+    assert "signal 15: checkpointing and exiting" in out
+    ckpt = load_checkpoint(last)
+    assert ckpt["step"] == stopped and state_fingerprint(ckpt["G"]) == ranks[0][2]
+
+    resumed = subprocess.run(torchrun(dataset, run_dir, stopped + 2, "--resume"), cwd=tmp_path,
+                             capture_output=True, text=True, timeout=300, env=subprocess_env())
+    out = resumed.stdout + resumed.stderr
+    assert resumed.returncode == 0, out[-4000:]
+    ranks = re.findall(RANK_LINE, out)
+    assert sorted(r[0] for r in ranks) == ["0", "1"] and {r[1] for r in ranks} == {str(stopped + 2)}
+    assert len({r[2] for r in ranks}) == 1
+    assert load_checkpoint(last)["step"] == stopped + 2
