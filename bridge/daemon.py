@@ -218,12 +218,16 @@ class Daemon:
         print("\n".join(lines), file=stream, flush=True)
 
     # --- run and stop -----------------------------------------------------------------------
-    def serve_forever(self) -> int:
+    def catch_signals(self) -> None:
+        """From here on SIGINT/SIGTERM stop the daemon in order. Installed before the summary
+        is printed, so a client that waits for the summary can always stop us cleanly."""
         def on_signal(signum, frame):
             self.signal_name = signal.Signals(signum).name
             self.stop_event.set()
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
+
+    def serve_forever(self) -> int:
         while not self.stop_event.wait(POLL_S):
             if self.midi is not None:
                 self.midi.poll()
@@ -258,5 +262,6 @@ def run(cfg: BridgeConfig, config_file: Path | None = None) -> int:
     except BaseException:
         daemon.close()
         raise
+    daemon.catch_signals()
     daemon.print_summary()
     return daemon.serve_forever()

@@ -2,12 +2,16 @@
 
 aalink needs a running asyncio loop, so the Link session lives on one small thread of its own;
 the daemon only reads tempo and beat from it. Link counts as a tempo source only while it has
-peers: alone, its tempo is just our own starting value.
+peers: alone, its tempo is just our own starting value. It also waits SETTLE_S after the first
+peer appears: joining a session takes a moment, during which Link still reports our own tempo.
 """
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
+
+SETTLE_S = 1.0
 
 
 class LinkUnavailable(Exception):
@@ -18,6 +22,7 @@ class LinkClock:
     def __init__(self, start_bpm: float, quantum: float = 4.0):
         self.start_bpm, self.quantum = start_bpm, quantum
         self._link = None
+        self._peers_since: float | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
@@ -61,15 +66,20 @@ class LinkClock:
     def peers(self) -> int:
         return int(self._link.num_peers) if self._link is not None else 0
 
-    def tempo_bpm(self) -> float | None:
+    def _joined(self) -> bool:
         if self._link is None or self._link.num_peers == 0:
-            return None
-        return round(float(self._link.tempo), 2)
+            self._peers_since = None
+            return False
+        now = time.monotonic()
+        if self._peers_since is None:
+            self._peers_since = now
+        return now - self._peers_since >= SETTLE_S
+
+    def tempo_bpm(self) -> float | None:
+        return round(float(self._link.tempo), 2) if self._joined() else None
 
     def beat_position(self) -> float | None:
-        if self._link is None or self._link.num_peers == 0:
-            return None
-        return float(self._link.beat)
+        return float(self._link.beat) if self._joined() else None
 
     def close(self) -> None:
         if self._link is not None:

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -182,16 +183,20 @@ class DaemonProcess:
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(self.argv, env=self.env, stdout=subprocess.PIPE,
                                      stderr=self._log, text=True, preexec_fn=self.preexec_fn)
-        deadline = time.monotonic() + timeout
-        lines = []
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line.rstrip("\n"))
-            if lines[-1].startswith("  tempo"):
-                break
-        self.summary = lines
+        # Read the summary on a thread, so a daemon that hangs before printing fails the test
+        # after `timeout` instead of blocking it forever.
+        lines: list[str] = []
+        done = threading.Event()
+
+        def read():
+            for line in self.proc.stdout:
+                lines.append(line.rstrip("\n"))
+                if lines[-1].startswith("  tempo"):
+                    break
+            done.set()
+        threading.Thread(target=read, daemon=True).start()
+        done.wait(timeout)
+        self.summary = list(lines)
         if READY not in lines:
             self.kill()
             raise RuntimeError(f"daemon did not start: stdout={lines}\nlog:\n{self.log()}")

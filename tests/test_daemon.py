@@ -171,7 +171,7 @@ def test_ableton_link_tempo(tiny_model, tmp_path):
             status = None
             while time.monotonic() < deadline:
                 status = osc.ask("/beatgan/status")[1]
-                if status[3] == "link":
+                if status[2:4] == [97.0, "link"]:
                     break
                 time.sleep(0.2)
             assert status[2:4] == [97.0, "link"], status
