@@ -48,6 +48,8 @@ class TrainConfig:
 RECIPES: dict[str, TrainConfig] = {
     # Donahue et al. exactly: WGAN-GP, lambda 10, 5 critic steps, Adam 1e-4 (0.5, 0.9), batch 64.
     "paper": TrainConfig(),
+    # The paper's losses and network at a size a 2-core CPU can step (d=16, batch 16).
+    "paper-small": TrainConfig(model_size=16, batch_size=16),
     # The paper's losses on the bar-aligned network.
     "paper-bar": TrainConfig(model="beatgan-bar", model_size=32),
     # Previous session's CPU probe: NS + R1 gamma 5, one critic step, EMA.
