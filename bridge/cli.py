@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prepare": ("beatgan.training.prepare_cmd", "turn a folder of drum loops into a training dataset"),
     "render-kit": ("beatgan.training.render_kit", "render EDM drum loops from free drum kits (a stand-in sample pack)"),
     "train": ("beatgan.training.train_cmd", "train a generator on a prepared dataset"),
+    "ship": ("beatgan.training.ship_cmd", "release a checkpoint: export, evaluate, card figures, README"),
     "export": ("beatgan.training.export_cmd", "export a training checkpoint as shipped weights"),
     "evaluate": ("beatgan.training.evaluate_cmd", "measure a model against its dataset: novelty, onsets, Fréchet distance"),
 }

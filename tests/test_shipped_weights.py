@@ -1,0 +1,59 @@
+"""The shipped default model: it loads with verified checksums, and reproduces the figures its
+card claims, figures the untrained network does not reach."""
+import json
+
+import numpy as np
+import torch
+
+from beatgan.generator.engine import DEFAULT_MODEL_DIR, BeatGenerator
+from beatgan.generator.weights import sha256_file
+from beatgan.generator.wavegan import Generator
+from beatgan.training.metrics import dynamics_db, onset_grid_score
+
+SEEDS = list(range(64))  # the seeds `beatgan ship` evaluated
+
+
+def test_shards_match_the_card_and_the_size_limit():
+    card = json.loads((DEFAULT_MODEL_DIR / "model_card.json").read_text())
+    assert card["shards"]
+    for name, digest in card["shards"].items():
+        path = DEFAULT_MODEL_DIR / name
+        assert path.stat().st_size <= 15 * 1024 * 1024
+        assert sha256_file(path) == digest
+
+
+def test_card_is_honest_about_training_and_evaluation():
+    card = json.loads((DEFAULT_MODEL_DIR / "model_card.json").read_text())
+    t = card["training"]
+    for key in ("recipe", "steps", "wall_minutes", "machine", "data"):
+        assert t.get(key), key
+    assert t["data"]["licences"] and t["data"]["kits"]
+    ev = card["evaluation"]
+    assert {"generated", "untrained"} <= set(ev["sets"])
+    g = ev["sets"]["generated"]
+    claimed = (g["grid"] >= ev["targets"]["grid"] and g["dynamics_db"] >= ev["targets"]["dynamics_db"]
+               and g["similar_fraction"] < ev["targets"]["similar_fraction_below"])
+    assert ev["meets_targets"] == claimed
+
+
+def test_shipped_model_reproduces_its_figures_and_beats_the_untrained_network():
+    gen = BeatGenerator.load(None, device="cpu")  # the default: weights/, checksums verified
+    ev = gen.card.evaluation["sets"]
+    bars = gen.generate(SEEDS)
+    sr, bpm = gen.card.sample_rate, gen.card.tempo_bpm
+    grid = float(onset_grid_score(bars, sr, bpm).mean())
+    dyn = float(dynamics_db(bars).mean())
+    # fp16 weights, same seeds: the card's figures come back (to float noise)
+    assert abs(grid - ev["generated"]["grid"]) < 0.01
+    assert abs(dyn - ev["generated"]["dynamics_db"]) < 0.5
+
+    torch.manual_seed(0)  # the untrained network `beatgan evaluate` compares against
+    untrained = BeatGenerator(gen.card, Generator(gen.card.config).eval(), "cpu", torch.float32)
+    u = untrained.generate(SEEDS)
+    u_grid = float(onset_grid_score(u, sr, bpm).mean())
+    u_dyn = float(dynamics_db(u).mean())
+    # A threshold the trained model passes and the untrained network fails.
+    grid_bar = ev["generated"]["grid"] - 0.01
+    assert grid >= grid_bar > u_grid
+    assert dyn >= 20.0 > u_dyn
+    assert np.isfinite(bars).all() and np.abs(bars).max() <= 1.0
