@@ -11,6 +11,7 @@ import soundfile as sf
 from conftest import make_tiny_model
 
 from beatgan.bridge.cli import main as cli_main
+from beatgan.generator.weights import sha256_file
 from beatgan.training import classifier as clf_mod
 from beatgan.training.dataset import load_dataset, save_dataset
 from beatgan.training.evaluate import (EvalOptions, bar_quality, evaluate, frechet_distance,
@@ -149,7 +150,7 @@ def test_classifier_learns_style_and_kit_and_is_cached_by_dataset_hash(dataset, 
     # Rhythm and pitch are plain in these bars: a working classifier gets nearly all right
     # (chance: 25 % style, 50 % kit).
     assert clf.info["train_accuracy"]["style"] >= 0.9 and clf.info["train_accuracy"]["kit"] >= 0.9
-    cache = dataset.parent / f"drums.npz.classifier-{clf_mod.file_sha256(dataset)[:16]}.pt"
+    cache = dataset.parent / f"drums.npz.classifier-{sha256_file(dataset)[:16]}.pt"
     assert clf.info["cache"] == str(cache) and cache.is_file()
 
     bars = clf_mod._bars(ds.audio[:6], BAR)

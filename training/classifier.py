@@ -13,7 +13,6 @@ differ in rhythm.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -27,6 +26,8 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from beatgan.generator.weights import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -258,14 +259,6 @@ def accuracy(clf: TrainedClassifier, audio: np.ndarray, labels: dict, device: st
 
 
 # ---- cache -------------------------------------------------------------------------------------
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def cache_path(dataset_path: Path, digest: str) -> Path:
     """Next to the dataset; in the user cache folder when the dataset's folder is read-only."""
     name = f"{Path(dataset_path).name}.classifier-{digest[:16]}.pt"
@@ -315,7 +308,7 @@ def classifier_for_dataset(ds, train_idx: np.ndarray, held_idx: np.ndarray, bar_
     Trains on up to `max_examples` bars of the training split (spread over source loops) and
     reports its accuracy on up to `max_examples` held-out bars."""
     path_ds = Path(ds.path)
-    digest = digest or file_sha256(path_ds)
+    digest = digest or sha256_file(path_ds)
     path = cache_path(path_ds, digest)
     if path.is_file() and not retrain:
         try:
