@@ -26,17 +26,22 @@ class TempoReading:
 class ClockTempo:
     """Tempo and song position from MIDI clock, start/stop/continue and song position pointer.
 
-    The tempo is a least-squares fit of tick times over the last `window` ticks (one 4/4 bar by
-    default), so per-tick jitter of a millisecond or two averages out. The reported value only
-    moves when the fit moves by more than `hysteresis_bpm`, so a steady host reads as one steady
-    number. A jump of more than 4% over the last `jump_ticks` ticks restarts the window, so a
-    tempo change is followed within a beat instead of a bar.
+    The tempo is a line fitted to tick times over the last `window` ticks (one 4/4 bar by
+    default), so per-tick jitter of a few milliseconds averages out. Ticks can only arrive late,
+    never early (a busy sender or receiver, a MIDI driver delivering once per audio period,
+    several delayed ticks arriving in a burst), so after a least-squares fit the ticks that lie
+    well above the line are dropped and the line is fitted again. The reported value only moves
+    when the fit moves by more than `hysteresis_bpm`, so a steady host reads as one steady
+    number. When the last `jump_ticks` ticks disagree with it by more than 4% for `confirm`
+    ticks in a row (a burst disagrees only for a tick or two), the window restarts from the
+    newest ticks, so a tempo change is followed within about a beat instead of a bar.
     """
 
     def __init__(self, window: int = 96, timeout_s: float = 1.0, hysteresis_bpm: float = 0.05,
-                 jump_ticks: int = 12):
+                 jump_ticks: int = 12, confirm: int = 12):
         self.window, self.timeout_s = window, timeout_s
-        self.hysteresis_bpm, self.jump_ticks = hysteresis_bpm, jump_ticks
+        self.hysteresis_bpm, self.jump_ticks, self.confirm = hysteresis_bpm, jump_ticks, confirm
+        self._off = 0             # consecutive ticks that disagree with the reported tempo
         self._times: deque[float] = deque(maxlen=window)
         self._reported: float | None = None
         self._ticks = -1          # song position in ticks of the last clock; -1 = before the first
@@ -98,11 +103,12 @@ class ClockTempo:
         if n > self.jump_ticks + 2 and self._reported is not None:
             recent = (times[-1] - times[-self.jump_ticks - 1]) / self.jump_ticks
             expected = 60.0 / (self._reported * PPQN)
-            if abs(recent / expected - 1.0) > 0.04:
-                # Keep only the newest few ticks: those are surely at the new tempo.
-                for _ in range(n - 4):
+            self._off = self._off + 1 if abs(recent / expected - 1.0) > 0.04 else 0
+            if self._off >= self.confirm:
+                # Keep only the ticks since the change was seen: those are at the new tempo.
+                for _ in range(n - self.confirm - 1):
                     times.popleft()
-                n = len(times)
+                self._off = 0
         slope = _fit_slope(times)
         if slope <= 0:
             return
@@ -112,14 +118,29 @@ class ClockTempo:
 
 
 def _fit_slope(times) -> float:
-    """Least-squares seconds per tick, with times taken at ticks 0..n-1."""
-    n = len(times)
+    """Seconds per tick: least squares over ticks 0..n-1, then again without the late ones."""
     t0 = times[0]
-    mean_x = (n - 1) / 2.0
-    mean_y = sum(t - t0 for t in times) / n
-    num = sum((i - mean_x) * (t - t0 - mean_y) for i, t in enumerate(times))
-    den = n * (n * n - 1) / 12.0
-    return num / den
+    ys = [t - t0 for t in times]
+    xs = list(range(len(ys)))
+    slope, icpt = _line(xs, ys)
+    if len(ys) >= 8:
+        resid = [y - (icpt + slope * x) for x, y in zip(xs, ys)]
+        med = sorted(resid)[len(resid) // 2]
+        mad = sorted(abs(r - med) for r in resid)[len(resid) // 2]
+        limit = med + max(3.0 * 1.4826 * mad, 0.0005)   # 0.5 ms: never trim plain jitter away
+        kept = [(x, y) for x, y, r in zip(xs, ys, resid) if r <= limit]
+        if len(kept) >= max(4, len(ys) // 2):
+            slope, _ = _line([x for x, _ in kept], [y for _, y in kept])
+    return slope
+
+
+def _line(xs, ys) -> tuple[float, float]:
+    n = len(xs)
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys))
+    slope = sxy / sxx if sxx else 0.0
+    return slope, my - slope * mx
 
 
 class TempoState:

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -118,10 +119,12 @@ class JackServer:
     def start(self) -> "JackServer":
         # --sync: the server waits for late clients instead of dropping their audio, so a busy
         # test machine makes the dummy clock run slow rather than put gaps in what we capture.
+        # Its messages go to a file: a pipe nobody reads would fill up and stall the server.
+        self._log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             ["jackd", "--no-realtime", "--sync", "-d", "dummy", "-r", str(self.rate),
              "-p", str(self.period)],
-            env=self.env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            env=self.env(), stdout=self._log, stderr=subprocess.STDOUT)
         ok = subprocess.run(["jack_wait", "-w", "-t", "10"], env=self.env(),
                             capture_output=True, text=True, timeout=20)
         if ok.returncode != 0 or self.proc.poll() is not None:
@@ -145,7 +148,15 @@ class JackServer:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(10)
-        return proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        return self.log()
+
+    def log(self) -> str:
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")
+
+    def connections(self) -> str:
+        return subprocess.run(["jack_lsp", "-c"], env=self.env(), capture_output=True,
+                              text=True, timeout=10).stdout
 
 
 class DaemonProcess:

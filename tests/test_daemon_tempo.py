@@ -110,3 +110,24 @@ def test_precedence_request_osc_midi_link_model():
     assert state.current(t + 5.0).source == "link"   # the clock went silent
     link_bpm[0] = None
     assert state.current(t + 5.0).source == "model"
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_bursts_of_late_ticks_do_not_move_the_tempo(seed):
+    """A busy machine: ticks leave on time but now and then stall up to 60 ms and then arrive
+    together; every tick is also delivered on a 5.8 ms audio-period grid (JACK MIDI). Late is
+    the only direction, so the reading stays on the true tempo."""
+    bpm, dt, period = 100.0, 60.0 / (100.0 * PPQN), 256 / 44100
+    rng = np.random.default_rng(seed)
+    clock = ClockTempo()
+    readings, stall_until = [], -1.0
+    for i in range(24 * 8):
+        due = i * dt
+        if rng.random() < 0.03:
+            stall_until = due + rng.uniform(0.02, 0.06)
+        sent = max(due, stall_until)
+        arrives = np.ceil(sent / period) * period        # delivered at the next period start
+        clock.tick(arrives)
+        if i >= 48:
+            readings.append(clock.tempo_bpm(arrives))
+    assert max(abs(r - bpm) for r in readings) < 0.3, max(readings, key=lambda r: abs(r - bpm))

@@ -51,8 +51,23 @@ def keys(backend):
 def daemon(jack, keys, tiny_model, tmp_path_factory):
     d = DaemonProcess(tmp_path_factory.mktemp("midi_daemon"), tiny_model, "--no-audio",
                       "--midi-in", KEYS, env=jack.env()).start()
+    wait_connected(jack, KEYS)
     yield d
     assert d.stop() == 0, d.log()
+
+
+def wait_connected(jack: JackServer, port: str, timeout: float = 10.0) -> None:
+    """Until the daemon's input is connected to our port in the JACK graph, events sent to it
+    go nowhere (JACK applies a new connection at its next cycle)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lines = jack.connections().splitlines()
+        for i, line in enumerate(lines):
+            if line.endswith(":" + port) and i + 1 < len(lines) and lines[i + 1].startswith(" "):
+                time.sleep(0.1)
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"the daemon never connected to {port}:\n{jack.connections()}")
 
 
 def note(keys, n, velocity=100):
@@ -102,7 +117,7 @@ def test_midi_clock_sets_the_host_tempo(daemon, keys):
         tick = 60.0 / (bpm * 24)
         port.send(mido.Message("start"))
         t0 = time.perf_counter()
-        for i in range(24 * 3):                     # three beats of clock, paced by the clock
+        for i in range(24 * 4):                     # one bar of clock, paced by the clock
             while time.perf_counter() < t0 + i * tick:
                 time.sleep(0.0005)
             port.send(mido.Message("clock"))
@@ -118,7 +133,7 @@ def test_midi_clock_sets_the_host_tempo(daemon, keys):
         assert osc.ask("/beatgan/status")[1][2:4] == [125.0, "model"]
 
 
-def test_vanished_port_is_reopened_when_it_comes_back(daemon, keys, backend):
+def test_vanished_port_is_reopened_when_it_comes_back(daemon, keys, backend, jack):
     keys["port"].close()
     deadline = time.monotonic() + 10
     while "vanished" not in daemon.log() and time.monotonic() < deadline:
@@ -131,6 +146,7 @@ def test_vanished_port_is_reopened_when_it_comes_back(daemon, keys, backend):
         while "is back" not in daemon.log() and time.monotonic() < deadline:
             time.sleep(0.2)
         assert "is back" in daemon.log()
+        wait_connected(jack, KEYS)
         note(keys, 62)
         assert osc.recv(timeout=20)[0] == "/beatgan/done"
         assert daemon.leftovers() == []
@@ -143,6 +159,7 @@ def test_default_is_a_virtual_port_named_beatgan(jack, backend, tiny_model, tmp_
         names = [n for n in backend.get_output_names() if "BeatGAN" in n]
         assert names, backend.get_output_names()
         with backend.open_output(names[0]) as out, d.client() as osc:
+            wait_connected(jack, "BeatGAN")
             out.send(mido.Message("note_on", note=50, velocity=90))
             assert osc.recv(timeout=20)[0] == "/beatgan/done"
     finally:
