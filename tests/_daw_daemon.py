@@ -23,16 +23,11 @@ from pathlib import Path
 
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
+from serve_support import free_udp_port  # noqa: F401  (re-exported for the DAW tests)
 
 ROOT = Path(__file__).resolve().parents[1]
 BEATGAN = Path(sys.executable).with_name("beatgan")
 READY_TIMEOUT_S = 60.0
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def encode(address: str, *args) -> bytes:

@@ -8,22 +8,15 @@ import random
 import pytest
 from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message import OscMessage
-from pythonosc.osc_message_builder import OscMessageBuilder
+
+from serve_support import osc_bytes
 
 from beatgan.bridge.osc_api import ROUTES, OscApi
 from beatgan.bridge.requests import (Generate, Mode, Morph, Ping, Play, Slot, Status, Stop, Tempo,
                                      Variation)
 
 
-def msg(address: str, *args) -> bytes:
-    """Args are values, or (type_tag, value) pairs to force a tag (e.g. ("d", 1.0))."""
-    b = OscMessageBuilder(address)
-    for a in args:
-        if isinstance(a, tuple):
-            b.add_arg(a[1], a[0])
-        else:
-            b.add_arg(a)
-    return b.build().dgram
+msg = osc_bytes  # values, or (type_tag, value) pairs to force a tag (e.g. ("d", 1.0))
 
 
 class Recorder:
