@@ -9,16 +9,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-n", "--count", type=int, default=1, help="how many loops (default 1)")
     p.add_argument("--bpm", type=float, default=None,
                    help="tempo in bpm, 40-300 (default: the model's tempo)")
-    p.add_argument("--bars", type=int, default=1, choices=(1, 2, 4, 8), help="bars per file")
+    p.add_argument("--bars", type=int, default=1, choices=(1, 2, 4, 8),
+                   help="bars per file (default 1)")
     p.add_argument("--seed", type=int, default=None,
-                   help="first seed; loop i uses seed+i (default: random seeds)")
-    p.add_argument("--out", type=Path, default=Path("beatgan_out"), help="output folder")
+                   help="first seed, 0-2147483647; loop i uses seed+i (default: random seeds)")
+    p.add_argument("--out", type=Path, default=Path("beatgan_out"),
+                   help="output folder (default beatgan_out)")
     p.add_argument("--model", type=Path, default=None,
                    help="model folder (default: the shipped weights/, or $BEATGAN_MODEL)")
     p.add_argument("--mode", default="beats", choices=("beats", "repitch", "stretch"),
                    help="how a bar is fitted to the tempo (default: beats)")
-    p.add_argument("--rate", type=int, default=44100, help="output sample rate in Hz")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda")
+    p.add_argument("--rate", type=int, default=44100,
+                   help="output sample rate in Hz (default 44100)")
+    p.add_argument("--device", default="auto",
+                   help="auto, cpu, cuda (default auto: CUDA when present)")
     p.add_argument("--float", action="store_true", help="32-bit float WAVs instead of 24-bit PCM")
 
 
@@ -35,6 +39,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.count < 1:
         raise UserError(f"-n must be >= 1, got {args.count}")
+    if args.seed is not None and not 0 <= args.seed <= MAX_SEED:
+        # Refused rather than wrapped: a wrapped seed would name a different loop than asked for.
+        raise UserError(f"--seed must be in 0..{MAX_SEED} (leave it off for random seeds), "
+                        f"got {args.seed}")
     try:
         gen = BeatGenerator.load(args.model, device=args.device)
     except ModelLoadError as e:

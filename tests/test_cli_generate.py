@@ -54,6 +54,8 @@ def test_float_output(tiny_model, tmp_path):
     (["--bpm", "500"], "tempo"),
     (["--bpm", "nan"], "tempo"),
     (["-n", "0"], "-n must be"),
+    (["--seed", "-3"], "--seed must be in 0..2147483647"),
+    (["--seed", "2147483648"], "--seed must be in 0..2147483647"),
     (["--model", "/nonexistent/model"], "model folder not found"),
 ])
 def test_bad_input_is_one_clear_line(tiny_model, tmp_path, args, message):
