@@ -170,6 +170,17 @@ def test_damaged_checkpoint_is_a_clear_error(trained, tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("command", ["export", "ship"])
+def test_missing_checkpoint_is_one_line_naming_it(tmp_path, capsys, command):
+    missing = tmp_path / "nope.pt"
+    args = [command, str(missing)] + ([str(tmp_path / "out")] if command == "export" else
+                                      [str(tmp_path / "d.npz"), "--out", str(tmp_path / "out")])
+    assert cli_main(args) == 1
+    err = capsys.readouterr().err
+    assert "no such checkpoint file" in err and str(missing) in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("args, message", [
     ([], "give a budget"),
     (["--steps", "1", "--resume"], "no checkpoint to resume from"),

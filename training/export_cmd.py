@@ -13,7 +13,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from beatgan.bridge.cli import UserError
+
     from .trainer import export_checkpoint, load_checkpoint
+    if not args.checkpoint.is_file():
+        raise UserError(f"{args.checkpoint}: no such checkpoint file "
+                        "(`beatgan train` writes them to RUN_DIR/checkpoints/)")
     ckpt = load_checkpoint(args.checkpoint)
     out = export_checkpoint(ckpt, args.out, name=args.name, which="raw" if args.raw else "ema")
     print(f"exported step {ckpt['step']} to {out}")

@@ -33,8 +33,13 @@ def run(args: argparse.Namespace) -> int:
 
     from .artifacts import spectrogram_grid
     from .evaluate import EvalOptions, evaluate, write_report
+    from beatgan.bridge.cli import UserError
+
     from .trainer import export_checkpoint, load_checkpoint
 
+    if not args.checkpoint.is_file():
+        raise UserError(f"{args.checkpoint}: no such checkpoint file "
+                        "(`beatgan train` writes them to RUN_DIR/checkpoints/)")
     ckpt = load_checkpoint(args.checkpoint)
     machine = args.machine or (f"{platform.machine()} CPU, {os.cpu_count()} cores, "
                                f"torch {torch.__version__}")
