@@ -20,6 +20,9 @@ TOP_DIRS = ("max_for_live", "reaper", "pd", "docs", "tests", "bench", "weights",
             "generator", "training")
 PATH_RE = re.compile(r"(?<![\w/.~-])((?:%s)/[\w./-]*\w)" % "|".join(TOP_DIRS))
 BEATGAN = Path(sys.executable).with_name("beatgan")
+# How the guides may start a script: `python3` (stdlib-only scripts, works on a fresh Debian
+# where plain `python` does not exist) or the project's venv.
+PYTHONS = ("python", "python3", ".venv/bin/python")
 
 
 def code_spans(text: str) -> list[str]:
@@ -89,7 +92,8 @@ def test_guides_show_the_commands_they_rely_on():
 
 @pytest.mark.parametrize("guide", GUIDES, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_guide_python_scripts_answer_help(guide):
-    for argv in commands(guide.read_text(), "python"):
+    text = guide.read_text()
+    for argv in [a for py in PYTHONS for a in commands(text, py)]:
         script = ROOT / argv[1]
         assert script.is_file(), argv
         run = subprocess.run([sys.executable, str(script), "--help"], capture_output=True,
@@ -104,3 +108,6 @@ def test_extraction_finds_what_the_guides_hold():
     assert ["beatgan", "serve", "--midi-in", "IAC Driver Bus 1"] in commands(text, "beatgan")
     assert "reaper/BeatGAN.ReaperOSC" in repo_paths((ROOT / "docs" / "reaper.md").read_text())
     assert "pd/beatgan.pd" in repo_paths((ROOT / "docs" / "pd.md").read_text())
+    m4l = (ROOT / "max_for_live" / "README.md").read_text()
+    assert ["python3", "max_for_live/build_amxd.py", "--check"] in [
+        a[:3] for a in commands(m4l, "python3")]
