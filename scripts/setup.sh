@@ -28,6 +28,10 @@ if [ "$want_test" = 1 ]; then
 fi
 
 PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ] && ! "$PY" -c "import ensurepip" 2>/dev/null; then
+  # Debian and Ubuntu ship venv's pip bootstrap separately; without it `python3 -m venv` fails.
+  apt_install python3-venv
+fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/pip install -q --upgrade pip >/dev/null
 # A pinned torch first: the CPU build (a range would pull a multi-GB CUDA build on machines
