@@ -86,7 +86,8 @@ class Daemon:
                                  f"{card.tempo_bpm:g} bpm, {card.beats_per_bar} beats a bar) from "
                                  f"{self.gen.source}")
         warm_ms = self._warm_up() if cfg.warmup else 0.0
-        threads = f", {torch.get_num_threads()} threads" if self.gen.device == "cpu" else ""
+        n = torch.get_num_threads()
+        threads = f", {n} thread{'s' * (n != 1)}" if self.gen.device == "cpu" else ""
         warm = f"warm-up {warm_ms:.0f} ms" if cfg.warmup else "no warm-up"
         self.summary["device"] = f"{self.gen.device}, {cfg.dtype}{threads} ({warm})"
 

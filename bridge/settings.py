@@ -29,7 +29,9 @@ class BridgeConfig:
     model: str = ""                  # model folder; "" = the shipped weights/ (or $BEATGAN_MODEL)
     device: str = "auto"             # auto (CUDA when present) | cpu | cuda | cuda:N
     dtype: str = "fp32"              # fp32 | fp16 | bf16
-    threads: int = 0                 # torch CPU threads; 0 = torch's default
+    threads: int = 1                 # torch CPU threads (0 = torch's default); 1 because a
+                                     # DAW shares the CPU, and OpenMP's 2-thread barriers stall
+                                     # badly on a busy machine (bench/generate.py: 5x slower)
     warmup: bool = True              # run the generator once per batch size before serving
     # requests
     bars: int = 1                    # loop length for MIDI notes, in bars
