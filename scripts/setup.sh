@@ -34,8 +34,9 @@ if [ ! -x .venv/bin/python ] && ! "$PY" -c "import ensurepip" 2>/dev/null; then
 fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/pip install -q --upgrade pip >/dev/null
-# A pinned torch first: the CPU build (a range would pull a multi-GB CUDA build on machines
-# that have no local wheel). On a GPU machine, install your CUDA torch before running this.
+# A pinned torch first: machines set up like ours hold a CPU wheel of exactly this version
+# locally (a range would pull a multi-GB CUDA build). Elsewhere pip takes it from PyPI. With a
+# GPU, install your CUDA torch before running this; an importable torch is kept.
 .venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/pip install -q "torch==2.13.0"
 if [ "$want_test" = 1 ]; then
   .venv/bin/pip install -q -e ".[test,train]"
