@@ -55,13 +55,7 @@ def commands(text: str, program: str) -> list[list[str]]:
     return out
 
 
-@pytest.mark.parametrize("guide", GUIDES, ids=lambda p: p.relative_to(ROOT).as_posix())
-def test_guide_paths_exist(guide):
-    text = guide.read_text()
-    missing = sorted(p for p in repo_paths(text) if not (ROOT / p).exists())
-    assert missing == [], f"{guide.name} names files that are not in the repo"
-    broken = sorted(t for t in links(text) if not (guide.parent / t.split("#")[0]).exists())
-    assert broken == [], f"{guide.name} links to missing files"
+# Paths and links of every guide are checked with all docs in test_docs.py.
 
 
 @pytest.mark.parametrize("guide", GUIDES, ids=lambda p: p.relative_to(ROOT).as_posix())

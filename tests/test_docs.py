@@ -13,7 +13,8 @@ from beatgan.bridge.cli import build_parser
 from test_daw_guides import links, repo_paths
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md", ROOT / "weights" / "README.md"]
+DOCS = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md", ROOT / "weights" / "README.md",
+                                                ROOT / "max_for_live" / "README.md"]
 SHELL_FENCES = ("sh", "bash", "console")   # unlabelled fences hold program output
 
 
