@@ -3,6 +3,7 @@ run at a time, and tabulate the evaluation figures of its best checkpoint; plots
 
     .venv/bin/python bench/recipes.py DATASET --minutes 10 --recipes paper-small,cpu-r1,cpu-stft \
         --out runs/compare [--threads 1]
+    .venv/bin/python bench/recipes.py DATASET --runs cpu-stft=runs/main,cpu-r1=runs/r1 --out docs/img
 
 Runs already finished in --out are reused (re-run a recipe by deleting its folder). Prints a
 markdown table; writes table.md and curves.png into --out.
@@ -37,18 +38,29 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=Path("runs/compare"))
+    ap.add_argument("--runs", default=None, metavar="NAME=DIR,...",
+                    help="tabulate finished run folders instead of training (e.g. longer runs)")
     args = ap.parse_args()
     results = {}
-    for name in args.recipes.split(","):
-        recipe, *over = name.split(":")  # e.g. cpu-stft:--model-size:16
-        results[name] = run_recipe(args.dataset, recipe, args.out / name.replace(":", "_"),
-                                   args.minutes, args.threads, over)
-    lines = ["| recipe | minutes | steps | onset grid | dynamics (dB) | rms (dB) | score |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+    if args.runs:
+        for item in args.runs.split(","):
+            name, _, folder = item.partition("=")
+            results[name] = json.loads((Path(folder) / "evaluation.json").read_text())
+    else:
+        for name in args.recipes.split(","):
+            recipe, *over = name.split(":")  # e.g. cpu-stft:--model-size:16
+            results[name] = run_recipe(args.dataset, recipe, args.out / name.replace(":", "_"),
+                                       args.minutes, args.threads, over)
+    args.out.mkdir(parents=True, exist_ok=True)
+    lines = ["| recipe | minutes | steps | at ~10 min: grid / dynamics | best: step | best: onset grid "
+             "| best: dynamics (dB) | best: rms (dB) | best: score |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, hist in results.items():
         best = max(hist, key=lambda h: h["score"])
         last = hist[-1]
+        ten = min(hist, key=lambda h: abs(h["wall_minutes"] - 10))
         lines.append(f"| {name} | {last['wall_minutes']:.1f} | {last['step']} | "
+                     f"{ten['grid']:.3f} / {ten['dynamics_db']:.1f} | {best['step']} | "
                      f"{best['grid']:.3f} | {best['dynamics_db']:.1f} | {best['rms_db']:.1f} | "
                      f"{best['score']:.3f} |")
     table = "\n".join(lines)
@@ -68,7 +80,7 @@ def plot(results: dict, path: Path) -> None:
         b.plot(mins, [h["dynamics_db"] for h in hist], "o-", label=name)
     a.axhline(0.45, ls="--", c="k", lw=0.8)
     b.axhline(32, ls="--", c="k", lw=0.8)
-    a.set(xlabel="training minutes", ylabel="onset grid score (EMA, 64 bars)")
+    a.set(xlabel="training minutes", ylabel="onset grid score (64 bars; EMA if the recipe has one)")
     b.set(xlabel="training minutes", ylabel="dynamics (dB)")
     a.legend(fontsize=7)
     fig.tight_layout()
