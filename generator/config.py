@@ -9,9 +9,36 @@ from dataclasses import asdict, dataclass, field, fields
 LATENT_DIM = 100  # the paper's z ~ U(-1, 1)^100
 
 
+class StrictDict:
+    """JSON round trip for a config dataclass: tuples become lists, and an unknown key is an error
+    (a typo in a config file must not silently fall back to a default)."""
+
+    _kind = "config"
+    _tuples: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        for name in self._tuples:
+            d[name] = list(d[name])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict):
+        unknown = set(d) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown {cls._kind} keys: {sorted(unknown)}")
+        d = dict(d)
+        for name in cls._tuples:
+            if name in d:
+                d[name] = tuple(d[name])
+        return cls(**d)
+
+
 @dataclass(frozen=True)
-class GeneratorConfig:
+class GeneratorConfig(StrictDict):
     """One WaveGAN-style network pair (generator + mirrored discriminator)."""
+
+    _tuples = ("strides",)
 
     arch: str = "wavegan"            # "wavegan" (paper, fixed slices) or "bar" (bar-aligned strides)
     channels: int = 2                # audio channels; BeatGAN is stereo
@@ -70,22 +97,6 @@ class GeneratorConfig:
 
     def kernel_for(self, stride: int) -> int:
         return self.kernel_len if self.arch == "wavegan" else 6 * stride + 1
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["strides"] = list(self.strides)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "GeneratorConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown config keys: {sorted(unknown)}")
-        d = dict(d)
-        if "strides" in d:
-            d["strides"] = tuple(d["strides"])
-        return cls(**d)
 
 
 def _paper_strides(slice_samples: int) -> tuple[int, ...]:

@@ -4,11 +4,16 @@ A recipe is a TrainConfig preset; flags override single fields. Units are in the
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, replace
+
+from beatgan.generator.config import StrictDict
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(StrictDict):
+    _kind = "training config"
+    _tuples = ("betas",)
+
     model: str = "wavegan"            # named generator config (beatgan.generator.NAMED_CONFIGS)
     model_size: int = 64              # d
     upsample: str = "zeros"           # "zeros" (transposed conv, paper) or "nn"
@@ -28,21 +33,6 @@ class TrainConfig:
     phase_shuffle: int = 2            # samples
     autocast_bf16: bool = False       # bf16 autocast (GPU)
     compile: bool = False             # torch.compile the networks
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["betas"] = list(self.betas)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        unknown = set(d) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown training config keys: {sorted(unknown)}")
-        d = dict(d)
-        if "betas" in d:
-            d["betas"] = tuple(d["betas"])
-        return cls(**d)
 
 
 RECIPES: dict[str, TrainConfig] = {
