@@ -156,6 +156,11 @@ def test_ableton_link_tempo(tiny_model, tmp_path):
             link = aalink.Link(97.0)
             link.enabled = True
             started.set()
+            # Link merges two sessions by its own rule, not by who came first; a tempo set once
+            # the peers see each other is what every peer follows (as when a drummer changes it).
+            while not stop.is_set() and link.num_peers == 0:
+                await asyncio.sleep(0.05)
+            link.tempo = 97.0
             while not stop.is_set():
                 await asyncio.sleep(0.05)
             link.enabled = False
