@@ -88,6 +88,9 @@ def run(args: argparse.Namespace) -> int:
             export_checkpoint(best, args.export, extra={"machine": _machine(device)})
             print(f"exported the best checkpoint (step {best['step']}) to {args.export}")
     if distributed:
+        # Leave together: a rank that tears its process group down while rank 0 still
+        # checkpoints aborts in gloo ("terminate called"), and torchrun then kills rank 0.
+        dist.barrier()
         dist.destroy_process_group()
     return 0
 
