@@ -152,21 +152,17 @@ def load_model(path: Path, device: str):
     generator when it has one)."""
     import torch
 
-    from beatgan.generator import GeneratorConfig, ModelCard
+    from beatgan.generator import ModelCard
     from beatgan.generator.engine import BeatGenerator
-    from beatgan.generator.wavegan import Generator
     from beatgan.generator.weights import ModelLoadError
 
     path = Path(path)
     if path.is_file():
-        from .trainer import load_checkpoint
+        from .trainer import generator_from_checkpoint, load_checkpoint
         ckpt = load_checkpoint(path)
         if not isinstance(ckpt, dict) or "model_config" not in ckpt or "G" not in ckpt:
             raise ValueError(f"{path}: not a `beatgan train` checkpoint")
-        gcfg = GeneratorConfig.from_dict(ckpt["model_config"])
-        key = "G_ema" if ckpt.get("G_ema") is not None else "G"
-        net = Generator(gcfg)
-        net.load_state_dict(ckpt[key])
+        gcfg, net, key = generator_from_checkpoint(ckpt)
         net.to(device).eval().requires_grad_(False)
         card = ModelCard(config=gcfg, name=path.stem,
                          training={"steps": ckpt.get("step"), "generator_weights": key,

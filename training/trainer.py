@@ -7,6 +7,7 @@ not support.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
@@ -87,8 +88,6 @@ class Trainer:
         self.best: dict | None = None
         self.real_rms_db = float(summarise(data[:256], self.gcfg.sample_rate,
                                            self.gcfg.tempo_bpm)["rms_db"])
-        self.autocast = (torch.autocast(self.device.type, dtype=torch.bfloat16)
-                         if cfg.autocast_bf16 else None)
         self._g_fwd, self._d_fwd = self.G, self.D
         if cfg.compile:
             self._g_fwd, self._d_fwd = torch.compile(self.G), torch.compile(self.D)
@@ -116,7 +115,9 @@ class Trainer:
                 p.grad /= self.world
 
     def _ctx(self):
-        return self.autocast if self.autocast is not None else _null_ctx()
+        if self.cfg.autocast_bf16:
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
     def critic_step(self) -> dict:
         cfg = self.cfg
@@ -238,14 +239,6 @@ class Trainer:
         else:  # other ranks: a fresh, deterministic stream per (seed, rank, step)
             torch.manual_seed(hash((self.opts.seed, self.rank, self.step)) % 2**31)
             self.data_rng.manual_seed(hash((self.opts.seed, self.rank, self.step, 1)) % 2**31)
-
-
-class _null_ctx:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 def quality_score(figs: dict, real_rms_db: float) -> float:
@@ -374,15 +367,22 @@ def _progress(opts: RunOptions, trainer: Trainer):
                 bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt}s [{elapsed}<{remaining}] {postfix}")
 
 
+def generator_from_checkpoint(ckpt: dict, which: str = "ema"):
+    """(config, generator, state key) from a checkpoint: its EMA generator when asked for and
+    present, else the raw one."""
+    from beatgan.generator import GeneratorConfig
+    gcfg = GeneratorConfig.from_dict(ckpt["model_config"])
+    key = "G_ema" if which == "ema" and ckpt.get("G_ema") is not None else "G"
+    net = Generator(gcfg)
+    net.load_state_dict(ckpt[key])
+    return gcfg, net, key
+
+
 def export_checkpoint(ckpt: dict, out_dir: Path, name: str = "beatgan", which: str = "ema",
                       extra: dict | None = None) -> Path:
     """Write a checkpoint's (EMA) generator in the shipped weights format with a full card."""
-    from beatgan.generator import GeneratorConfig
     from beatgan.generator.weights import save_model
-    gcfg = GeneratorConfig.from_dict(ckpt["model_config"])
-    net = Generator(gcfg)
-    key = "G_ema" if which == "ema" and ckpt.get("G_ema") is not None else "G"
-    net.load_state_dict(ckpt[key])
+    gcfg, net, key = generator_from_checkpoint(ckpt, which)
     tc = ckpt["train_config"]
     meta = ckpt.get("data_meta", {})
     card = ModelCard(config=gcfg, name=name,
