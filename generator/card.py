@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -10,6 +12,15 @@ from .config import GeneratorConfig
 CARD_FILE = "model_card.json"
 INDEX_FILE = "model.safetensors.index.json"
 FORMAT_VERSION = 1
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write via a temporary file and a rename, so a reader never sees half a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(tmp, 0o644)  # mkstemp makes 0600; a model is meant to be shared
+    os.replace(tmp, path)
 
 
 @dataclass
@@ -74,8 +85,9 @@ class ModelCard:
         return card
 
     def save(self, folder: Path) -> Path:
+        """Written atomically: a reader never sees half a card."""
         path = Path(folder) / CARD_FILE
-        path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
         return path
 
     @classmethod

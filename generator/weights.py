@@ -19,7 +19,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .card import CARD_FILE, INDEX_FILE, ModelCard
+from .card import CARD_FILE, INDEX_FILE, ModelCard, atomic_write_text
 from .wavegan import Generator
 
 MAX_SHARD_BYTES = 15 * 1024 * 1024
@@ -74,14 +74,6 @@ def _split_large(tensors: dict[str, torch.Tensor], limit: int) -> tuple[dict, di
     return out, parts
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)  # mkstemp makes 0600; a model is meant to be shared
-    os.replace(tmp, path)
-
-
 def save_model(generator: Generator, card: ModelCard, folder: str | Path,
                max_shard_bytes: int = MAX_SHARD_BYTES) -> Path:
     """Write fp16 shards, the index and the card (with the shards' sha256) into `folder`."""
@@ -107,9 +99,9 @@ def save_model(generator: Generator, card: ModelCard, folder: str | Path,
         shas[fname] = sha256_file(folder / fname)
         weight_map.update({n: fname for n in names})
     index = {"metadata": {"dtype": "float16", "split_tensors": parts}, "weight_map": weight_map}
-    _atomic_write_text(folder / INDEX_FILE, json.dumps(index, indent=2, sort_keys=True) + "\n")
+    atomic_write_text(folder / INDEX_FILE, json.dumps(index, indent=2, sort_keys=True) + "\n")
     card.shards = shas
-    _atomic_write_text(folder / CARD_FILE, json.dumps(card.to_dict(), indent=2, sort_keys=True) + "\n")
+    card.save(folder)
     return folder
 
 

@@ -7,7 +7,6 @@ network), write the figures into the model card, a 16-bar spectrogram grid and w
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 from pathlib import Path
@@ -29,7 +28,6 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from beatgan.generator import ModelCard
-    from beatgan.generator.card import CARD_FILE
 
     from .artifacts import spectrogram_grid
     from .evaluate import EvalOptions, evaluate, write_report
@@ -60,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
                               and sets["generated"]["similar_fraction"] < TARGETS["similar_fraction_below"]),
     }
     # The card is not covered by the shard checksums, so rewriting it keeps the model loadable.
-    (args.out / CARD_FILE).write_text(json.dumps(card.to_dict(), indent=2, sort_keys=True) + "\n")
+    card.save(args.out)
     spectrogram_grid(result.bars["generated"][:16], card.sample_rate, args.out / "generated_16.png",
                      title=f"{args.name}: 16 generated bars (seeds 0-15), log-spectrogram 0-7.35 kHz")
     (args.out / "README.md").write_text(_readme(card, sets, args.note))
