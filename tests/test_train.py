@@ -196,3 +196,16 @@ def test_train_on_a_missing_dataset_names_it(tmp_path, capsys):
     assert cli_main(["train", str(missing), "--steps", "1", "--run-dir", str(tmp_path / "r")]) == 1
     err = capsys.readouterr().err
     assert str(missing) in err and "beatgan prepare" in err
+
+
+def test_lr_half_life_halves_both_learning_rates_by_step(dataset, tmp_path):
+    run = tmp_path / "run"
+    rc = cli_main(["train", str(dataset), *TINY, "--steps", "4", "--lr-half-life", "2",
+                   "--lr-g", "4e-4", "--lr-d", "2e-4", "--checkpoint-steps", "4",
+                   "--sample-every", "100", "--no-progress", "--run-dir", str(run)])
+    assert rc == 0
+    ckpt = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert ckpt["train_config"]["lr_half_life"] == 2
+    # The 4th step ran at step count 3: 0.5 ** (3 / 2) of the base rates.
+    assert ckpt["opt_g"]["param_groups"][0]["lr"] == pytest.approx(4e-4 * 0.5 ** 1.5)
+    assert ckpt["opt_d"]["param_groups"][0]["lr"] == pytest.approx(2e-4 * 0.5 ** 1.5)

@@ -27,6 +27,7 @@ class TrainConfig(StrictDict):
     lr_g: float = 1e-4                # Adam learning rates
     lr_d: float = 1e-4
     betas: tuple[float, float] = (0.5, 0.9)
+    lr_half_life: int = 0             # halve both learning rates every N generator steps (0 = constant)
     ema_decay: float = 0.0            # generator EMA decay per step (0 = off)
     stft_critic: bool = False         # add the multi-resolution STFT critic next to the waveform one
     stft_weight: float = 1.0          # its weight in both losses

@@ -31,7 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
     for name, typ in (("model_size", int), ("batch_size", int), ("n_critic", int),
                       ("r1_gamma", float), ("lr_g", float), ("lr_d", float),
-                      ("ema_decay", float), ("upsample", str)):
+                      ("ema_decay", float), ("lr_half_life", int), ("upsample", str)):
         p.add_argument("--" + name.replace("_", "-"), type=typ, dest=name,
                        help="override the recipe's " + name)
 
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("give a budget: --minutes M and/or --steps N")
     cfg = recipe(args.recipe, **{k: getattr(args, k) for k in (
         "model_size", "batch_size", "n_critic", "r1_gamma", "lr_g", "lr_d", "ema_decay",
-        "upsample")})
+        "lr_half_life", "upsample")})
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     device = args.device
     if device == "auto":

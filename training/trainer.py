@@ -169,8 +169,17 @@ class Trainer:
             for pe, p in zip(self.G_ema.parameters(), self.G.parameters()):
                 pe.lerp_(p, 1 - decay)
 
+    def learning_rates(self) -> tuple[float, float]:
+        """(G, D) learning rates at the current step. A pure function of the step, so a resumed
+        run follows the same schedule without storing one."""
+        f = 0.5 ** (self.step / self.cfg.lr_half_life) if self.cfg.lr_half_life else 1.0
+        return self.cfg.lr_g * f, self.cfg.lr_d * f
+
     def train_step(self) -> dict:
         logs: dict = {}
+        for opt, lr in zip((self.opt_g, self.opt_d), self.learning_rates()):
+            for group in opt.param_groups:
+                group["lr"] = lr
         for _ in range(self.cfg.n_critic):
             for k, v in self.critic_step().items():
                 logs[k] = logs.get(k, 0.0) + v / self.cfg.n_critic
