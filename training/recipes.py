@@ -31,6 +31,8 @@ class TrainConfig(StrictDict):
     ema_decay: float = 0.0            # generator EMA decay per step (0 = off)
     stft_critic: bool = False         # add the multi-resolution STFT critic next to the waveform one
     stft_weight: float = 1.0          # its weight in both losses
+    groove_critic: bool = False       # add the groove critic (spectrogram + sixteenth-grid phase)
+    groove_weight: float = 1.0        # its weight in both losses
     phase_shuffle: int = 2            # samples
     autocast_bf16: bool = False       # bf16 autocast (GPU)
     compile: bool = False             # torch.compile the networks
@@ -52,6 +54,10 @@ RECIPES: dict[str, TrainConfig] = {
     "cpu-bar": TrainConfig(model="beatgan-bar", model_size=16, loss="ns", gp_lambda=0.0,
                            r1_gamma=1.0, n_critic=1, batch_size=16, lr_g=2e-4, lr_d=2e-4,
                            betas=(0.5, 0.99), ema_decay=0.998),
+    # cpu-bar with the groove critic: a spectrogram critic that is told where the sixteenth grid is.
+    "cpu-groove": TrainConfig(model="beatgan-bar", model_size=16, loss="ns", gp_lambda=0.0,
+                              r1_gamma=1.0, n_critic=1, batch_size=16, lr_g=2e-4, lr_d=2e-4,
+                              betas=(0.5, 0.99), ema_decay=0.998, groove_critic=True),
     # CPU candidate: smaller R1 (StyleGAN2-ADA heuristic), STFT critic against hiss,
     # minibatch-stddev for diversity, EMA with warm-up.
     "cpu-stft": TrainConfig(model="beatgan-bar", model_size=32, loss="ns", gp_lambda=0.0,

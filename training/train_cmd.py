@@ -8,6 +8,12 @@ from pathlib import Path
 HOLDOUT_FRACTION = 0.1  # whole source loops kept out of training, for evaluation
 
 
+# Recipe fields a flag may override (--model-size ...), with their types.
+OVERRIDES = (("model_size", int), ("batch_size", int), ("n_critic", int), ("r1_gamma", float),
+             ("lr_g", float), ("lr_d", float), ("ema_decay", float), ("lr_half_life", int),
+             ("upsample", str), ("groove_weight", float))
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from .recipes import RECIPES
     p.add_argument("dataset", type=Path, help="dataset file made by `beatgan prepare` (.npz)")
@@ -29,9 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
-    for name, typ in (("model_size", int), ("batch_size", int), ("n_critic", int),
-                      ("r1_gamma", float), ("lr_g", float), ("lr_d", float),
-                      ("ema_decay", float), ("lr_half_life", int), ("upsample", str)):
+    for name, typ in OVERRIDES:
         p.add_argument("--" + name.replace("_", "-"), type=typ, dest=name,
                        help="override the recipe's " + name)
 
@@ -48,9 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.minutes is None and args.steps is None:
         raise UserError("give a budget: --minutes M and/or --steps N")
-    cfg = recipe(args.recipe, **{k: getattr(args, k) for k in (
-        "model_size", "batch_size", "n_critic", "r1_gamma", "lr_g", "lr_d", "ema_decay",
-        "lr_half_life", "upsample")})
+    cfg = recipe(args.recipe, **{name: getattr(args, name) for name, _ in OVERRIDES})
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     device = args.device
     if device == "auto":

@@ -28,6 +28,7 @@ from beatgan.generator.wavegan import Discriminator, Generator
 from . import losses
 from .metrics import summarise
 from .recipes import TrainConfig
+from .groove_critic import GrooveCritic
 from .stft_disc import MultiResolutionSTFTCritic
 
 EVAL_SEEDS = 64  # fixed latents used for checkpoint evaluation and sample grids
@@ -75,8 +76,11 @@ class Trainer:
         self.G = Generator(self.gcfg).to(self.device)
         self.D = Discriminator(self.gcfg).to(self.device)
         self.S = MultiResolutionSTFTCritic(self.gcfg.channels).to(self.device) if cfg.stft_critic else None
+        g = self.gcfg
+        self.R = GrooveCritic(g.slice_samples, g.sample_rate, g.tempo_bpm,
+                              g.beats_per_bar).to(self.device) if cfg.groove_critic else None
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if cfg.ema_decay else None
-        d_params = list(self.D.parameters()) + (list(self.S.parameters()) if self.S else [])
+        d_params = [p for net in (self.D, self.S, self.R) if net is not None for p in net.parameters()]
         self.opt_g = torch.optim.Adam(self.G.parameters(), cfg.lr_g, betas=cfg.betas)
         self.opt_d = torch.optim.Adam(d_params, cfg.lr_d, betas=cfg.betas)
         self.data_rng = torch.Generator().manual_seed(opts.seed * 1000 + self.rank)
@@ -104,6 +108,8 @@ class Trainer:
         out = self._d_fwd(x)
         if self.S is not None:
             out = out + self.cfg.stft_weight * self.S(x)
+        if self.R is not None:
+            out = out + self.cfg.groove_weight * self.R(x)
         return out
 
     def _sync_grads(self, params) -> None:
@@ -216,6 +222,7 @@ class Trainer:
             "wall_seconds": self.wall_seconds, "history": self.history, "best": self.best,
             "G": self.G.state_dict(), "D": self.D.state_dict(),
             "S": self.S.state_dict() if self.S else None,
+            "R": self.R.state_dict() if self.R else None,
             "G_ema": self.G_ema.state_dict() if self.G_ema is not None else None,
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
             "rng": {"torch": torch.get_rng_state(), "data": self.data_rng.get_state(),
@@ -232,6 +239,8 @@ class Trainer:
         self.D.load_state_dict(st["D"])
         if self.S is not None:
             self.S.load_state_dict(st["S"])
+        if self.R is not None:
+            self.R.load_state_dict(st["R"])
         if self.G_ema is not None:
             self.G_ema.load_state_dict(st["G_ema"])
         self.opt_g.load_state_dict(st["opt_g"])
