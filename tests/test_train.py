@@ -19,6 +19,7 @@ from train_support import CLI, TINY, make_kit_dataset, subprocess_env
 from beatgan.bridge.cli import main as cli_main
 from beatgan.generator.engine import BeatGenerator
 from beatgan.generator.weights import load_state
+from beatgan.training.metrics import onset_grid_score
 from beatgan.training.trainer import load_checkpoint
 
 STEPS = 4
@@ -116,6 +117,24 @@ def test_evaluate_the_exported_model_and_the_checkpoint(trained, dataset, capsys
         assert (out / "report.md").read_text().startswith("# Evaluation of")
     # The second evaluation reused the classifier the first one trained (same dataset file).
     assert fig["classifier"]["cached"] is True
+
+
+def test_ship_measures_the_release_on_seeds_the_checkpoint_pick_never_saw(trained, dataset, tmp_path):
+    out = tmp_path / "weights"
+    assert cli_main(["ship", str(trained["run"] / "checkpoints" / "best.pt"), str(dataset),
+                     "--out", str(out), "--name", "tiny", "--note", "A test release."]) == 0
+    card = json.loads((out / "model_card.json").read_text())
+    ev = card["evaluation"]
+    assert ev["first_seed"] == 10_000 and ev["n_bars"] == 64
+    assert {"generated", "real_heldout", "untrained"} <= set(ev["sets"])
+    gen = BeatGenerator.load(out, device="cpu")  # verifies the shard checksums
+    bars = gen.generate(range(10_000, 10_064))
+    grid = float(onset_grid_score(bars, gen.card.sample_rate, gen.card.tempo_bpm).mean())
+    assert abs(grid - ev["sets"]["generated"]["grid"]) < 0.01
+    readme = (out / "README.md").read_text()
+    assert "seeds 10000-10063" in readme and "A test release." in readme
+    assert (out / "generated_16.png").stat().st_size > 1000
+    assert (out / "evaluation" / "report.md").is_file()
 
 
 def _train_proc(dataset, run_dir, steps, *extra):
