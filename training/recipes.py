@@ -38,6 +38,10 @@ class TrainConfig(StrictDict):
     compile: bool = False             # torch.compile the networks
 
 
+_CPU_BAR = TrainConfig(model="beatgan-bar", model_size=16, loss="ns", gp_lambda=0.0, r1_gamma=1.0,
+                       n_critic=1, batch_size=16, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.99),
+                       ema_decay=0.998)
+
 RECIPES: dict[str, TrainConfig] = {
     # Donahue et al. exactly: WGAN-GP, lambda 10, 5 critic steps, Adam 1e-4 (0.5, 0.9), batch 64.
     "paper": TrainConfig(),
@@ -51,13 +55,9 @@ RECIPES: dict[str, TrainConfig] = {
                           betas=(0.5, 0.99), ema_decay=0.998),
     # The winner on the 2-core CPU (docs/training.md): cpu-r1 with R1 gamma 1 (the StyleGAN2-ADA
     # heuristic's range for this input size and batch); it made the shipped default.
-    "cpu-bar": TrainConfig(model="beatgan-bar", model_size=16, loss="ns", gp_lambda=0.0,
-                           r1_gamma=1.0, n_critic=1, batch_size=16, lr_g=2e-4, lr_d=2e-4,
-                           betas=(0.5, 0.99), ema_decay=0.998),
+    "cpu-bar": _CPU_BAR,
     # cpu-bar with the groove critic: a spectrogram critic that is told where the sixteenth grid is.
-    "cpu-groove": TrainConfig(model="beatgan-bar", model_size=16, loss="ns", gp_lambda=0.0,
-                              r1_gamma=1.0, n_critic=1, batch_size=16, lr_g=2e-4, lr_d=2e-4,
-                              betas=(0.5, 0.99), ema_decay=0.998, groove_critic=True),
+    "cpu-groove": replace(_CPU_BAR, groove_critic=True),
     # CPU candidate: smaller R1 (StyleGAN2-ADA heuristic), STFT critic against hiss,
     # minibatch-stddev for diversity, EMA with warm-up.
     "cpu-stft": TrainConfig(model="beatgan-bar", model_size=32, loss="ns", gp_lambda=0.0,
