@@ -90,6 +90,7 @@ def _fmt_set(name: str, s: dict) -> str:
 
 
 def _readme(card, sets: dict, note: str) -> str:
+    from .trainer import EVAL_SEEDS  # the seeds 0..EVAL_SEEDS-1 that picked the checkpoint
     t = card.training
     tc = t.get("recipe", {})
     g = sets["generated"]
@@ -101,7 +102,7 @@ def _readme(card, sets: dict, note: str) -> str:
         "`beatgan ship` (export + evaluation + this page); every figure below is from "
         f"[evaluation/report.md](evaluation/report.md), "
         f"{REPORT_BARS} generated bars (seeds {_seeds(REPORT_BARS)}; training picked its best checkpoint "
-        "by seeds 0-63, so these are bars the pick never saw).",
+        f"by seeds 0-{EVAL_SEEDS - 1}, so these are bars the pick never saw).",
         "",
         f"- Network: {card.config.arch} (`beatgan-bar` = bar-aligned WaveGAN, strides "
         f"{'x'.join(map(str, card.config.strides))}), d = {card.config.model_size}, "

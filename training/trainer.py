@@ -75,12 +75,10 @@ class Trainer:
         self.data = torch.from_numpy(fit_length(data, self.gcfg.slice_samples).astype(np.float32))
         self.G = Generator(self.gcfg).to(self.device)
         self.D = Discriminator(self.gcfg).to(self.device)
-        self.S = MultiResolutionSTFTCritic(self.gcfg.channels).to(self.device) if cfg.stft_critic else None
-        g = self.gcfg
-        self.R = GrooveCritic(g.slice_samples, g.sample_rate, g.tempo_bpm,
-                              g.beats_per_bar).to(self.device) if cfg.groove_critic else None
+        self.side_critics = self._side_critics()
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if cfg.ema_decay else None
-        d_params = [p for net in (self.D, self.S, self.R) if net is not None for p in net.parameters()]
+        d_params = [p for net in (self.D, *(n for n, _ in self.side_critics.values()))
+                    for p in net.parameters()]
         self.opt_g = torch.optim.Adam(self.G.parameters(), cfg.lr_g, betas=cfg.betas)
         self.opt_d = torch.optim.Adam(d_params, cfg.lr_d, betas=cfg.betas)
         self.data_rng = torch.Generator().manual_seed(opts.seed * 1000 + self.rank)
@@ -96,6 +94,17 @@ class Trainer:
         if cfg.compile:
             self._g_fwd, self._d_fwd = torch.compile(self.G), torch.compile(self.D)
 
+    def _side_critics(self) -> dict[str, tuple[torch.nn.Module, float]]:
+        """The critics added to the waveform critic's output, by checkpoint key, with weights."""
+        cfg, g = self.cfg, self.gcfg
+        side = {}
+        if cfg.stft_critic:
+            side["S"] = (MultiResolutionSTFTCritic(g.channels), cfg.stft_weight)
+        if cfg.groove_critic:
+            side["R"] = (GrooveCritic(g.slice_samples, g.sample_rate, g.tempo_bpm,
+                                      g.beats_per_bar), cfg.groove_weight)
+        return {k: (net.to(self.device), w) for k, (net, w) in side.items()}
+
     # ---- one step -------------------------------------------------------------------------
     def _batch(self) -> torch.Tensor:
         idx = torch.randint(len(self.data), (self.cfg.batch_size,), generator=self.data_rng)
@@ -106,10 +115,8 @@ class Trainer:
 
     def _critic(self, x: torch.Tensor) -> torch.Tensor:
         out = self._d_fwd(x)
-        if self.S is not None:
-            out = out + self.cfg.stft_weight * self.S(x)
-        if self.R is not None:
-            out = out + self.cfg.groove_weight * self.R(x)
+        for net, weight in self.side_critics.values():
+            out = out + weight * net(x)
         return out
 
     def _sync_grads(self, params) -> None:
@@ -221,8 +228,8 @@ class Trainer:
             "data_meta": self.meta, "step": self.step, "d_steps": self.d_steps,
             "wall_seconds": self.wall_seconds, "history": self.history, "best": self.best,
             "G": self.G.state_dict(), "D": self.D.state_dict(),
-            "S": self.S.state_dict() if self.S else None,
-            "R": self.R.state_dict() if self.R else None,
+            "S": None, "R": None,
+            **{k: net.state_dict() for k, (net, _) in self.side_critics.items()},
             "G_ema": self.G_ema.state_dict() if self.G_ema is not None else None,
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
             "rng": {"torch": torch.get_rng_state(), "data": self.data_rng.get_state(),
@@ -237,10 +244,8 @@ class Trainer:
                              f"{st['model_config']} vs {self.gcfg.to_dict()}")
         self.G.load_state_dict(st["G"])
         self.D.load_state_dict(st["D"])
-        if self.S is not None:
-            self.S.load_state_dict(st["S"])
-        if self.R is not None:
-            self.R.load_state_dict(st["R"])
+        for k, (net, _) in self.side_critics.items():
+            net.load_state_dict(st[k])
         if self.G_ema is not None:
             self.G_ema.load_state_dict(st["G_ema"])
         self.opt_g.load_state_dict(st["opt_g"])
