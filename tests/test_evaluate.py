@@ -100,6 +100,35 @@ def test_similarity_is_the_seed_score_on_numpy_and_torch():
         similarity_scores(gen, train[..., :200])
 
 
+def _clicks(delay_s: float, noise: float = 0.0) -> np.ndarray:
+    """(3, 2, BAR): a click every sixteenth, `delay_s` after the line, over optional white noise."""
+    rng = np.random.default_rng(0)
+    x = noise * rng.uniform(-1, 1, (3, 2, BAR)).astype(np.float32)
+    at = (np.arange(16) * STEP + round(delay_s * SR))
+    x[:, :, at] += 0.9
+    return x
+
+
+def test_onset_timing_shows_where_the_hits_land():
+    """The histogram's peak follows the hits: on the line, or 20 ms late; a noise floor flattens
+    it. Its mass within +-15 ms is the onset grid score."""
+    from beatgan.training.metrics import onset_grid_score, onset_timing
+    centres = {}
+    for delay in (0.0, 0.020):
+        edges, share = onset_timing(_clicks(delay), SR, BPM)
+        assert len(share) == 24 and share.sum() == pytest.approx(1.0)
+        centres[delay] = 1000 * (edges[:-1] + edges[1:])[np.argmax(share)] / 2
+        mid = (edges[:-1] + edges[1:]) / 2
+        within = share[np.abs(mid) <= 0.015].sum()
+        assert within == pytest.approx(onset_grid_score(_clicks(delay), SR, BPM).mean(), abs=0.1)
+    # The 512-sample window (35 ms) sees a click up to half a window before its centre reaches it.
+    assert -17.5 <= centres[0.0] <= 2.5
+    assert centres[0.020] - centres[0.0] == pytest.approx(20, abs=5)
+    _, clean = onset_timing(_clicks(0.0), SR, BPM)
+    _, noisy = onset_timing(_clicks(0.0, noise=0.05), SR, BPM)
+    assert noisy.max() < clean.max() and noisy.min() > clean.min()
+
+
 def test_frechet_distance_closed_forms():
     # Diagonal: |mu1 - mu2|^2 + sum(s1 + s2 - 2 sqrt(s1 s2)) = 2 + (1 + 4 - 4) + (4 + 1 - 4) = 4.
     assert frechet_from_stats([0, 0], np.diag([1.0, 4.0]), [1, 1], np.diag([4.0, 1.0])) == pytest.approx(4.0)
@@ -204,7 +233,11 @@ def test_evaluate_cli_writes_report_json_pictures_and_wavs(model, dataset, tmp_p
     for needle in ("| generated | 6 |", "| real, held-out |", "| untrained network | 6 |",
                    "Fréchet distance", "![best_worst.png](best_worst.png)", "## Classifier"):
         assert needle in report
-    for png in ("best_worst.png", "real_heldout.png"):
+    assert "![onset_timing.png](onset_timing.png)" in report
+    timing = fig["onset_timing"]
+    assert len(timing["edges_ms"]) == 25 and timing["edges_ms"][0] == pytest.approx(-60.0)
+    assert set(timing["share"]) == set(sets)
+    for png in ("best_worst.png", "real_heldout.png", "onset_timing.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG"
     assert len(fig["best_worst"]) == 6
     for row in fig["best_worst"]:

@@ -110,3 +110,22 @@ def eval_curve_png(history: list[dict], out: Path) -> Path:
     fig.savefig(out, dpi=80)
     plt.close(fig)
     return out
+
+
+def onset_timing_png(timing: dict, out: Path, labels: dict[str, str] | None = None,
+                     tolerance_ms: float = 15.0) -> Path:
+    """Step plot of onset-flux share against distance to the sixteenth grid, one line per set."""
+    plt = _plt()
+    edges = np.asarray(timing["edges_ms"])
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.axvspan(-tolerance_ms, tolerance_ms, color="0.9", zorder=0)
+    for name, share in timing["share"].items():
+        ax.stairs(100 * np.asarray(share), edges, label=(labels or {}).get(name, name), lw=1.5,
+                  baseline=None)
+    ax.set_xlabel("distance to the nearest sixteenth-note line (ms; negative = early)")
+    ax.set_ylabel("share of onset flux (%)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=80)
+    plt.close(fig)
+    return out

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .metrics import SIMILAR_BELOW, dynamics_db, onset_grid_score, similarity_matrix
+from .metrics import (GRID_TOLERANCE_S, SIMILAR_BELOW, dynamics_db, onset_grid_score, onset_timing,
+                      similarity_matrix)
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,14 @@ def per_bar_figures(bars: np.ndarray, sample_rate: int, tempo_bpm: float) -> dic
     return {"grid": onset_grid_score(bars, sample_rate, tempo_bpm),
             "dynamics_db": dynamics_db(bars),
             "rms_db": 20 * np.log10(rms + 1e-12)}
+
+
+def _timing(bars: dict[str, np.ndarray], sample_rate: int, tempo_bpm: float) -> dict:
+    shares = {}
+    for name, b in bars.items():
+        edges, shares[name] = onset_timing(b, sample_rate, tempo_bpm)
+    return {"edges_ms": [round(1000 * float(e), 3) for e in edges],
+            "share": {name: [round(float(v), 5) for v in sh] for name, sh in shares.items()}}
 
 
 def bar_quality(grid: np.ndarray, dyn_db: np.ndarray, ref_grid: float, ref_dyn_db: float) -> np.ndarray:
@@ -250,6 +259,7 @@ def evaluate(model_path: Path, dataset_path: Path, opts: EvalOptions | None = No
             [ds.meta["sources"][int(ds.source[train_idx[j]])] for j in scores.argmin(axis=1)])
         per_bar[name] = pb
         figures["sets"][name] = _summary(pb, nearest, opts.threshold)
+    figures["onset_timing"] = _timing(bars, card.sample_rate, card.tempo_bpm)
     t_sim = time.monotonic()
 
     clf_info = None
@@ -312,7 +322,7 @@ def write_report(result: EvalResult, out_dir: Path, n_pictures: int = 4) -> Path
     """report.md, evaluation.json, best_worst.png (+ real_heldout.png) and the best/worst WAVs."""
     import soundfile as sf
 
-    from .artifacts import spectrogram_grid
+    from .artifacts import onset_timing_png, spectrogram_grid
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -331,6 +341,10 @@ def write_report(result: EvalResult, out_dir: Path, n_pictures: int = 4) -> Path
         spectrogram_grid(result.bars["real_heldout"][:k], sr, out_dir / "real_heldout.png", cols=k,
                          title=f"{k} real held-out bars, for comparison")
         pictures.append("real_heldout.png")
+    if fig.get("onset_timing"):
+        onset_timing_png(fig["onset_timing"], out_dir / "onset_timing.png",
+                         labels=SET_TITLES, tolerance_ms=1000 * GRID_TOLERANCE_S)
+        pictures.append("onset_timing.png")
     rows = []
     for label, idx in (("best", best), ("worst", worst)):
         for rank, i in enumerate(idx, 1):
@@ -434,8 +448,15 @@ def _markdown(fig: dict) -> str:
             f"{tr}; on held-out bars: {acc or 'n/a (no held-out bars)'}. "
             f"{'Loaded from' if c.get('cached') else 'Cached at'} `{c.get('cache')}`. "
             f"Reference for the Fréchet distance: {c['reference_bars']} training bars.")
+    if "onset_timing.png" in fig["pictures"]:
+        lines += ["", "## Onset timing", "",
+                  "Where each set's spectral-flux (onset) mass lands relative to the nearest "
+                  "sixteenth-note line; the shaded band is the onset grid's +-15 ms. A drum machine "
+                  "peaks just before the line (the analysis window sees a hit before its centre "
+                  "reaches it); mass spread late means smeared attacks, a flat floor means noise "
+                  "between the hits.", "", "![onset_timing.png](onset_timing.png)"]
     lines += ["", "## Best and worst generated bars", ""]
-    lines += [f"![{p}]({p})" for p in fig["pictures"]]
+    lines += [f"![{p}]({p})" for p in fig["pictures"] if p != "onset_timing.png"]
     lines += ["", "| bar | seed | quality | onset grid | dynamics (dB) | RMS (dBFS) | nearest score "
               "| nearest training loop | WAV |", "|---|---:|---:|---:|---:|---:|---:|---|---|"]
     for r in fig["best_worst"]:
