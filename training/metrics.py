@@ -37,10 +37,15 @@ def spectral_flux(x: np.ndarray, n_fft: int = 512, hop: int = 64) -> np.ndarray:
     return flux
 
 
+def sixteenth_s(tempo_bpm: float) -> float:
+    """Length of a sixteenth note in seconds (a quarter of a beat)."""
+    return 60.0 / tempo_bpm / 4
+
+
 def grid_offsets(n_frames: int, hop: int, sample_rate: int, tempo_bpm: float) -> np.ndarray:
     """Signed distance in seconds from each flux frame's centre to the nearest sixteenth line."""
     t = np.arange(n_frames) * hop / sample_rate
-    step = 60.0 / tempo_bpm / 4
+    step = sixteenth_s(tempo_bpm)
     return (t + step / 2) % step - step / 2
 
 
@@ -60,7 +65,7 @@ def onset_timing(x: np.ndarray, sample_rate: int, tempo_bpm: float, hop: int = 6
     the mass within +-15 ms; this shows whether the rest is a smeared attack or a noise floor."""
     flux = spectral_flux(x, hop=hop)
     offsets = grid_offsets(flux.shape[1], hop, sample_rate, tempo_bpm)
-    half = 30.0 / tempo_bpm / 4
+    half = sixteenth_s(tempo_bpm) / 2
     n_bins = max(1, int(round(2 * half / bin_s)))
     share, edges = np.histogram(np.broadcast_to(offsets, flux.shape), bins=n_bins,
                                 range=(-half, half), weights=flux)
