@@ -45,6 +45,13 @@ def _plt():
     return plt
 
 
+def _save(plt, fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
 def log_spectrogram(x: np.ndarray, n_fft: int = 512, hop: int = 128) -> np.ndarray:
     """(samples,) -> (freq, frames) in dB."""
     pad = np.pad(x, (n_fft // 2, n_fft // 2))
@@ -66,10 +73,7 @@ def spectrogram_grid(bars: np.ndarray, sample_rate: int, path: Path, title: str 
         ax.imshow(spec, origin="lower", aspect="auto", vmin=-80, vmax=20, cmap="magma",
                   extent=(0, bar.shape[-1] / sample_rate, 0, sample_rate / 2000))
     fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def loss_curve_png(loss_path: Path, out: Path, smooth: int = 50) -> Path:
@@ -87,10 +91,7 @@ def loss_curve_png(loss_path: Path, out: Path, smooth: int = 50) -> Path:
     ax.set_xlabel("generator step")
     ax.set_ylabel("loss")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(out, dpi=80)
-    plt.close(fig)
-    return out
+    return _save(plt, fig, out)
 
 
 def eval_curve_png(history: list[dict], out: Path) -> Path:
@@ -106,10 +107,7 @@ def eval_curve_png(history: list[dict], out: Path) -> Path:
     ax2.axhline(32, ls="--", c="C1", lw=0.8)
     ax2.set_ylabel("dynamics dB")
     fig.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(out, dpi=80)
-    plt.close(fig)
-    return out
+    return _save(plt, fig, out)
 
 
 def onset_timing_png(timing: dict, out: Path, labels: dict[str, str] | None = None,
@@ -125,7 +123,4 @@ def onset_timing_png(timing: dict, out: Path, labels: dict[str, str] | None = No
     ax.set_xlabel("distance to the nearest sixteenth-note line (ms; negative = early)")
     ax.set_ylabel("share of onset flux (%)")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(out, dpi=80)
-    plt.close(fig)
-    return out
+    return _save(plt, fig, out)
