@@ -11,7 +11,7 @@ HOLDOUT_FRACTION = 0.1  # whole source loops kept out of training, for evaluatio
 # Recipe fields a flag may override (--model-size ...), with their types.
 OVERRIDES = (("model_size", int), ("batch_size", int), ("n_critic", int), ("r1_gamma", float),
              ("lr_g", float), ("lr_d", float), ("ema_decay", float), ("lr_half_life", int),
-             ("upsample", str), ("groove_weight", float))
+             ("upsample", str), ("groove_weight", float), ("augment_p", float))
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

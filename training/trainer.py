@@ -28,6 +28,7 @@ from beatgan.generator.wavegan import Discriminator, Generator
 from . import losses
 from .metrics import summarise
 from .recipes import TrainConfig
+from .augment import rotate_beats_swap_lr
 from .groove_critic import GrooveCritic
 from .stft_disc import MultiResolutionSTFTCritic
 
@@ -114,6 +115,8 @@ class Trainer:
         return torch.rand(self.cfg.batch_size, self.gcfg.latent_dim, device=self.device) * 2 - 1
 
     def _critic(self, x: torch.Tensor) -> torch.Tensor:
+        x = rotate_beats_swap_lr(x, self.gcfg.bar_samples, self.gcfg.beats_per_bar,
+                                 self.cfg.augment_p)
         out = self._d_fwd(x)
         for net, weight in self.side_critics.values():
             out = out + weight * net(x)
