@@ -1,6 +1,7 @@
 """Critic-side augmentation (DiffAugment, Zhao et al. 2020): the critic sees real and generated bars
-through the same random, differentiable transforms, so on a few hundred distinct bars it cannot
-win by memorising them. The generator is trained through the transforms too.
+through the same random, differentiable transforms, so a rendered set of a few hundred distinct
+bars looks larger to it and is harder to learn by heart. The generator is trained through the
+transforms too.
 
 Only transforms that keep a drum bar a drum bar at the model tempo: rotating the bar by whole
 beats (a loop started on another beat is still on the grid) and swapping left and right. Applied

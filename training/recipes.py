@@ -33,7 +33,7 @@ class TrainConfig(StrictDict):
     stft_weight: float = 1.0          # its weight in both losses
     groove_critic: bool = False       # add the groove critic (spectrogram + sixteenth-grid phase)
     groove_weight: float = 1.0        # its weight in both losses
-    augment_p: float = 0.0            # critic-side augmentation: rotate by whole beats / swap L-R, per example
+    augment_p: float = 0.0            # per-example chance of critic-side beat rotation / L-R swap
     phase_shuffle: int = 2            # samples
     autocast_bf16: bool = False       # bf16 autocast (GPU)
     compile: bool = False             # torch.compile the networks

@@ -26,9 +26,9 @@ from beatgan.generator import ModelCard, named_config
 from beatgan.generator.wavegan import Discriminator, Generator
 
 from . import losses
+from .augment import rotate_beats_swap_lr
 from .metrics import summarise
 from .recipes import TrainConfig
-from .augment import rotate_beats_swap_lr
 from .groove_critic import GrooveCritic
 from .stft_disc import MultiResolutionSTFTCritic
 
