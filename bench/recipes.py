@@ -40,6 +40,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("runs/compare"))
     ap.add_argument("--runs", default=None, metavar="NAME=DIR,...",
                     help="tabulate finished run folders instead of training (e.g. longer runs)")
+    ap.add_argument("--by", choices=("minutes", "steps"), default="minutes",
+                    help="x axis of the curves: steps for runs that shared the cores unevenly")
     args = ap.parse_args()
     results = {}
     if args.runs:
@@ -66,22 +68,23 @@ def main() -> None:
     table = "\n".join(lines)
     print(table)
     (args.out / "table.md").write_text(table + "\n")
-    plot(results, args.out / "curves.png")
+    plot(results, args.out / "curves.png", args.by)
 
 
-def plot(results: dict, path: Path) -> None:
+def plot(results: dict, path: Path, by: str = "minutes") -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
     for name, hist in results.items():
-        mins = [h["wall_minutes"] for h in hist]
-        a.plot(mins, [h["grid"] for h in hist], "o-", label=name)
-        b.plot(mins, [h["dynamics_db"] for h in hist], "o-", label=name)
+        x = [h["wall_minutes" if by == "minutes" else "step"] for h in hist]
+        a.plot(x, [h["grid"] for h in hist], "o-", label=name)
+        b.plot(x, [h["dynamics_db"] for h in hist], "o-", label=name)
     a.axhline(0.45, ls="--", c="k", lw=0.8)
     b.axhline(32, ls="--", c="k", lw=0.8)
-    a.set(xlabel="training minutes", ylabel="onset grid score (64 bars; EMA if the recipe has one)")
-    b.set(xlabel="training minutes", ylabel="dynamics (dB)")
+    xlabel = "training minutes" if by == "minutes" else "generator steps"
+    a.set(xlabel=xlabel, ylabel="onset grid score (64 bars; EMA if the recipe has one)")
+    b.set(xlabel=xlabel, ylabel="dynamics (dB)")
     a.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
