@@ -115,12 +115,13 @@ def test_onset_timing_shows_where_the_hits_land():
     from beatgan.training.metrics import onset_grid_score, onset_timing
     centres = {}
     for delay in (0.0, 0.020):
-        edges, share = onset_timing(_clicks(delay), SR, BPM)
+        bars = _clicks(delay)
+        edges, share = onset_timing(bars, SR, BPM)
         assert len(share) == 24 and share.sum() == pytest.approx(1.0)
-        centres[delay] = 1000 * (edges[:-1] + edges[1:])[np.argmax(share)] / 2
         mid = (edges[:-1] + edges[1:]) / 2
+        centres[delay] = 1000 * mid[np.argmax(share)]
         within = share[np.abs(mid) <= 0.015].sum()
-        assert within == pytest.approx(onset_grid_score(_clicks(delay), SR, BPM).mean(), abs=0.1)
+        assert within == pytest.approx(onset_grid_score(bars, SR, BPM).mean(), abs=0.1)
     # The 512-sample window (35 ms) sees a click up to half a window before its centre reaches it.
     assert -17.5 <= centres[0.0] <= 2.5
     assert centres[0.020] - centres[0.0] == pytest.approx(20, abs=5)
