@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from beatgan.generator.musical_time import exact_frames, frames
+
 KIT = Path("/usr/share/hydrogen/data/drumkits/GMRockKit")
 
 # (sixteenth step, instrument, velocity): kick on 1 and the "and" of 3, snare on 2 and 4,
@@ -23,10 +25,6 @@ PATTERN = [
 PAN = {"kick": 0.0, "snare": -0.1, "hat": 0.35, "open": 0.35}   # -1 left .. +1 right
 KIT_FILES = {"kick": "Kick-Hard.wav", "snare": "Snare-Hard.wav", "hat": "HatClosed-Med.wav",
              "open": "HatOpen-Med.wav"}
-
-
-def bar_samples(sample_rate: int, tempo_bpm: float, beats: int) -> int:
-    return int(round(beats * 60.0 / tempo_bpm * sample_rate))
 
 
 def kit_bar(sample_rate: int = 14700, tempo_bpm: float = 125.0, beats: int = 4) -> np.ndarray:
@@ -58,9 +56,9 @@ def synth_bar(sample_rate: int = 14700, tempo_bpm: float = 125.0, beats: int = 4
 
 
 def _arrange(shots: dict, sample_rate: int, tempo_bpm: float, beats: int) -> np.ndarray:
-    n = bar_samples(sample_rate, tempo_bpm, beats)
+    n = frames(beats, tempo_bpm, sample_rate)
     bar = np.zeros((2, n))
-    step = 60.0 / tempo_bpm / 4 * sample_rate
+    step = exact_frames(0.25, tempo_bpm, sample_rate)
     for s, name, vel in PATTERN:
         if s >= 4 * beats:
             continue

@@ -21,6 +21,8 @@ import math
 
 import numpy as np
 
+from beatgan.generator.musical_time import frames
+
 from .onsets import detect_onsets
 
 TEMPO_RANGE_BPM = (40.0, 300.0)    # inclusive; what DAWs use for drum loops
@@ -55,7 +57,7 @@ def check_tempo(tempo_bpm: float) -> float:
 
 def output_samples(card, tempo_bpm: float, bars: int = 1, rate: int = 44100) -> int:
     """Samples in `bars` bars at tempo_bpm and rate, rounded once for the whole file."""
-    return int(round(bars * card.beats_per_bar * 60.0 * rate / check_tempo(tempo_bpm)))
+    return frames(bars * card.beats_per_bar, check_tempo(tempo_bpm), rate)
 
 
 def render(bar: np.ndarray, card, tempo_bpm: float, bars: int = 1, rate: int = 44100,

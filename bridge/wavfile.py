@@ -24,6 +24,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from beatgan.generator.musical_time import exact_frames
+
 SUBTYPES = {"PCM_16": 2, "PCM_24": 3, "FLOAT": 4}   # bytes per sample
 ACID_ONE_SHOT = 0x01      # off: a loop
 ACID_ROOT_NOTE = 0x02     # root note is set
@@ -85,9 +87,9 @@ def encode_loop_wav(audio: np.ndarray, rate: int, tempo_bpm: float, beats: int,
         raise ValueError(f"beats must be a whole number 1..65535, got {beats!r}")
     beats = int(beats)
     if loop:
-        exact = beats * 60.0 / tempo * rate
+        exact = exact_frames(beats, tempo, rate)
         if abs(frames - exact) > 1.0 + 1e-6 * exact:
-            raise ValueError(f"{frames} frames at {rate} Hz are {frames * tempo / 60.0 / rate:.3f} "
+            raise ValueError(f"{frames} frames at {rate} Hz are {beats * frames / exact:.3f} "
                              f"beats at {tempo:g} bpm, not {beats}: the DAW would import the "
                              "loop at the wrong tempo")
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
+from .musical_time import frames
+
 LATENT_DIM = 100  # the paper's z ~ U(-1, 1)^100
 
 
@@ -79,8 +81,7 @@ class GeneratorConfig(StrictDict):
     @property
     def bar_samples(self) -> int:
         """Samples in the generated musical unit at the model tempo and rate."""
-        exact = self.beats_per_bar * 60.0 / self.tempo_bpm * self.sample_rate
-        return int(round(exact))
+        return frames(self.beats_per_bar, self.tempo_bpm, self.sample_rate)
 
     @property
     def positions(self) -> int:

@@ -130,6 +130,19 @@ def test_onset_timing_shows_where_the_hits_land():
     assert noisy.max() < clean.max() and noisy.min() > clean.min()
 
 
+def test_grid_score_and_timing_take_a_precomputed_flux():
+    from beatgan.training.metrics import grid_offsets, onset_grid_score, onset_timing, spectral_flux
+    bars = _clicks(0.0, noise=0.05)
+    flux = spectral_flux(bars)
+    assert np.allclose(onset_grid_score(bars, SR, BPM, flux=flux), onset_grid_score(bars, SR, BPM))
+    # A flux with nothing off the grid must score 1: proves the given flux is the one used.
+    on_grid = flux * (np.abs(grid_offsets(flux.shape[1], 64, SR, BPM)) <= 0.015)
+    assert np.allclose(onset_grid_score(bars, SR, BPM, flux=on_grid), 1.0)
+    edges, share = onset_timing(bars, SR, BPM, flux=on_grid)
+    mid = (edges[:-1] + edges[1:]) / 2
+    assert share[np.abs(mid) > 0.0151].sum() == pytest.approx(0.0, abs=1e-9)
+
+
 def test_frechet_distance_closed_forms():
     # Diagonal: |mu1 - mu2|^2 + sum(s1 + s2 - 2 sqrt(s1 s2)) = 2 + (1 + 4 - 4) + (4 + 1 - 4) = 4.
     assert frechet_from_stats([0, 0], np.diag([1.0, 4.0]), [1, 1], np.diag([4.0, 1.0])) == pytest.approx(4.0)

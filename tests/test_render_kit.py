@@ -16,7 +16,8 @@ import wavinfo
 from beatgan.bridge.cli import main as cli_main
 from beatgan.training import kit as kitmod
 from beatgan.training import patterns
-from beatgan.training.render_kit import RenderConfig, loop_samples, render_folder, render_loop
+from beatgan.generator.musical_time import frames
+from beatgan.training.render_kit import RenderConfig, render_folder, render_loop
 
 SR = 44100
 
@@ -217,7 +218,7 @@ def test_render_loop_places_hits_on_the_sample_and_wraps_tails():
     pattern = patterns.Pattern("house", 1, 4, ("kick", "snare", "kick"),
                                np.array([1.0, 2.0, 3.999]), np.array([1.0, 0.5, 1.0], np.float32), 0.0, 0.0)
     out, info = render_loop(_toy_loaded(), pattern, tempo, np.random.default_rng(0), SR, bus="none")
-    n = loop_samples(tempo, 1, 4, SR)
+    n = frames(4, tempo, SR)
     assert out.shape == (2, n) and n == 84672
     beat = 60 / tempo * SR  # 21168 samples
     nz = np.nonzero(out[0])[0]
@@ -280,7 +281,7 @@ def test_rendered_loops_are_44k1_stereo_24bit_4_bars_named_with_tempo(tmp_path):
         fmt = wavinfo.WavInfoReader(str(path)).fmt  # an independent WAV reader
         assert (fmt.sample_rate, fmt.channel_count, fmt.bits_per_sample) == (44100, 2, 24)
         x, sr = sf.read(str(path), always_2d=True)
-        assert x.shape == (loop_samples(lp["tempo_bpm"], 4, 4, SR), 2)
+        assert x.shape == (frames(16, lp["tempo_bpm"], SR), 2)
         assert 20 * np.log10(np.max(np.abs(x))) == pytest.approx(-1.0, abs=0.01)
         assert lp["instruments"]["kick"]
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .metrics import (GRID_TOLERANCE_S, SIMILAR_BELOW, dynamics_db, onset_grid_score, onset_timing,
-                      similarity_matrix)
+                      similarity_matrix, spectral_flux)
 
 log = logging.getLogger(__name__)
 
@@ -114,17 +114,19 @@ def frechet_from_stats(mu1, s1, mu2, s2) -> float:
     return max(d, 0.0)
 
 
-def per_bar_figures(bars: np.ndarray, sample_rate: int, tempo_bpm: float) -> dict[str, np.ndarray]:
+def per_bar_figures(bars: np.ndarray, sample_rate: int, tempo_bpm: float,
+                    flux: np.ndarray | None = None) -> dict[str, np.ndarray]:
     rms = np.sqrt((np.asarray(bars, np.float64) ** 2).mean(axis=(1, 2)))
-    return {"grid": onset_grid_score(bars, sample_rate, tempo_bpm),
+    return {"grid": onset_grid_score(bars, sample_rate, tempo_bpm, flux=flux),
             "dynamics_db": dynamics_db(bars),
             "rms_db": 20 * np.log10(rms + 1e-12)}
 
 
-def _timing(bars: dict[str, np.ndarray], sample_rate: int, tempo_bpm: float) -> dict:
+def _timing(bars: dict[str, np.ndarray], sample_rate: int, tempo_bpm: float,
+            flux: dict[str, np.ndarray]) -> dict:
     shares = {}
     for name, b in bars.items():
-        edges, shares[name] = onset_timing(b, sample_rate, tempo_bpm)
+        edges, shares[name] = onset_timing(b, sample_rate, tempo_bpm, flux=flux.get(name))
     return {"edges_ms": [round(1000 * float(e), 3) for e in edges],
             "share": {name: [round(float(v), 5) for v in sh] for name, sh in shares.items()}}
 
@@ -245,6 +247,7 @@ def evaluate(model_path: Path, dataset_path: Path, opts: EvalOptions | None = No
     sim_device = device if device.startswith("cuda") else None
     figures: dict = {"sets": {}, "threshold": opts.threshold}
     per_bar: dict[str, dict] = {}
+    flux = {name: spectral_flux(b) for name, b in bars.items()}  # grid score and timing share it
     names = [name for name in SETS if name in bars]
     # One pass over the training bars for all sets: converting int16 chunks is half the cost.
     all_scores = similarity_scores(np.concatenate([bars[name] for name in names]), train_audio,
@@ -253,13 +256,13 @@ def evaluate(model_path: Path, dataset_path: Path, opts: EvalOptions | None = No
     for name, lo, hi in zip(names, offsets[:-1], offsets[1:]):
         scores = all_scores[lo:hi]
         nearest = scores.min(axis=1)
-        pb = per_bar_figures(bars[name], card.sample_rate, card.tempo_bpm)
+        pb = per_bar_figures(bars[name], card.sample_rate, card.tempo_bpm, flux[name])
         pb["nearest_score"] = nearest
         pb["nearest_source"] = np.array(
             [ds.meta["sources"][int(ds.source[train_idx[j]])] for j in scores.argmin(axis=1)])
         per_bar[name] = pb
         figures["sets"][name] = _summary(pb, nearest, opts.threshold)
-    figures["onset_timing"] = _timing(bars, card.sample_rate, card.tempo_bpm)
+    figures["onset_timing"] = _timing(bars, card.sample_rate, card.tempo_bpm, flux)
     t_sim = time.monotonic()
 
     clf_info = None

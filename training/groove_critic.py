@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .metrics import sixteenth_s
+from beatgan.generator.musical_time import sixteenth_seconds
 
 FRAMES_PER_SIXTEENTH = 28
 
@@ -39,7 +39,7 @@ class GrooveCritic(nn.Module):
     def __init__(self, bar_samples: int, sample_rate: int, tempo_bpm: float,
                  beats_per_bar: int = 4, n_fft: int = 128, width: int = 32):
         super().__init__()
-        sixteenth = sample_rate * sixteenth_s(tempo_bpm)
+        sixteenth = sample_rate * sixteenth_seconds(tempo_bpm)
         self.n_fft, self.hop = n_fft, max(1, round(sixteenth / FRAMES_PER_SIXTEENTH))
         n_frames = bar_samples // self.hop + 1  # torch.stft with center=True
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)

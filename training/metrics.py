@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from beatgan.generator.musical_time import sixteenth_seconds
+
 GRID_TOLERANCE_S = 0.015
 SIMILAR_BELOW = 0.1
 
@@ -37,35 +39,31 @@ def spectral_flux(x: np.ndarray, n_fft: int = 512, hop: int = 64) -> np.ndarray:
     return flux
 
 
-def sixteenth_s(tempo_bpm: float) -> float:
-    """Length of a sixteenth note in seconds (a quarter of a beat)."""
-    return 60.0 / tempo_bpm / 4
-
-
 def grid_offsets(n_frames: int, hop: int, sample_rate: int, tempo_bpm: float) -> np.ndarray:
     """Signed distance in seconds from each flux frame's centre to the nearest sixteenth line."""
     t = np.arange(n_frames) * hop / sample_rate
-    step = sixteenth_s(tempo_bpm)
+    step = sixteenth_seconds(tempo_bpm)
     return (t + step / 2) % step - step / 2
 
 
 def onset_grid_score(x: np.ndarray, sample_rate: int, tempo_bpm: float, hop: int = 64,
-                     tolerance_s: float = GRID_TOLERANCE_S) -> np.ndarray:
-    """Per bar: fraction of spectral-flux mass within `tolerance_s` of a sixteenth-note line."""
-    flux = spectral_flux(x, hop=hop)
+                     tolerance_s: float = GRID_TOLERANCE_S, flux: np.ndarray | None = None) -> np.ndarray:
+    """Per bar: fraction of spectral-flux mass within `tolerance_s` of a sixteenth-note line.
+    `flux`: spectral_flux(x, hop=hop) if the caller has it already."""
+    flux = spectral_flux(x, hop=hop) if flux is None else flux
     near = np.abs(grid_offsets(flux.shape[1], hop, sample_rate, tempo_bpm)) <= tolerance_s
     total = flux.sum(axis=1)
     return np.where(total > 0, (flux * near).sum(axis=1) / np.maximum(total, 1e-12), 0.0)
 
 
 def onset_timing(x: np.ndarray, sample_rate: int, tempo_bpm: float, hop: int = 64,
-                 bin_s: float = 0.005) -> tuple[np.ndarray, np.ndarray]:
+                 bin_s: float = 0.005, flux: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Where a set's onset energy lands: (bin edges in s, share of all bars' flux mass per bin),
     over the signed distance to the nearest sixteenth line (negative = early). The grid score is
     the mass within +-15 ms; this shows whether the rest is a smeared attack or a noise floor."""
-    flux = spectral_flux(x, hop=hop)
+    flux = spectral_flux(x, hop=hop) if flux is None else flux
     offsets = grid_offsets(flux.shape[1], hop, sample_rate, tempo_bpm)
-    half = sixteenth_s(tempo_bpm) / 2
+    half = sixteenth_seconds(tempo_bpm) / 2
     n_bins = max(1, int(round(2 * half / bin_s)))
     share, edges = np.histogram(np.broadcast_to(offsets, flux.shape), bins=n_bins,
                                 range=(-half, half), weights=flux)

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from beatgan.generator.musical_time import exact_frames, frames
+
 from .dataset import save_dataset
 
 AUDIO_EXTENSIONS = (".wav", ".wave", ".flac", ".aif", ".aiff", ".aifc")
@@ -48,7 +50,7 @@ class PrepareConfig:
 
     @property
     def bar_samples(self) -> int:
-        return bar_samples(self.tempo_bpm, self.beats_per_bar, self.sample_rate)
+        return frames(self.beats_per_bar, self.tempo_bpm, self.sample_rate)
 
 
 class NoUsableLoops(ValueError):
@@ -57,10 +59,6 @@ class NoUsableLoops(ValueError):
     def __init__(self, message: str, report: "Report"):
         super().__init__(message)
         self.report = report
-
-
-def bar_samples(tempo_bpm: float, beats_per_bar: int, sample_rate: float) -> int:
-    return int(round(beats_per_bar * 60.0 / tempo_bpm * sample_rate))
 
 
 def noise_levels(noise_lsb24: int) -> dict:
@@ -156,7 +154,7 @@ def decimate_bar(x: np.ndarray, sr_in: int, tempo_bpm: float, config: PrepareCon
     factor = sr_in / config.sample_rate
     if factor != int(factor):
         raise ValueError(f"--decimate needs a sample rate that is a multiple of {config.sample_rate} Hz, got {sr_in} Hz")
-    n_out = bar_samples(tempo_bpm, config.beats_per_bar, config.sample_rate)
+    n_out = frames(config.beats_per_bar, tempo_bpm, config.sample_rate)
     return x[:, : n_out * int(factor): int(factor)]
 
 
@@ -178,10 +176,10 @@ def resample_bar(x: np.ndarray, sr_in: int, tempo_bpm: float, config: PrepareCon
 
 
 def frames_needed(sr_in: int, tempo_bpm: float, config: PrepareConfig) -> int:
-    bar_in = config.beats_per_bar * 60.0 / tempo_bpm * sr_in
+    bar_in = exact_frames(config.beats_per_bar, tempo_bpm, sr_in)
     if config.decimate:
         factor = round(sr_in / config.sample_rate)
-        return bar_samples(tempo_bpm, config.beats_per_bar, config.sample_rate) * factor
+        return frames(config.beats_per_bar, tempo_bpm, config.sample_rate) * factor
     return int(math.ceil(bar_in)) + int(0.02 * sr_in)  # 20 ms of context for the resampler
 
 
@@ -307,7 +305,7 @@ def load_bar(path: Path, config: PrepareConfig) -> tuple[np.ndarray | None, dict
         if config.decimate and sr != config.sample_rate * round(sr / config.sample_rate):
             return None, {**info, "reason": f"--decimate needs a multiple of {config.sample_rate} Hz "
                                             f"(44100 Hz), the file is {sr} Hz"}
-        bar_in = config.beats_per_bar * 60.0 / tempo * sr
+        bar_in = exact_frames(config.beats_per_bar, tempo, sr)
         if n_frames < bar_in * 0.99:
             return None, {**info, "reason": f"shorter than one bar ({n_frames / sr:.3f} s < {bar_in / sr:.3f} s)"}
         need = frames_needed(sr, tempo, config)

@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from beatgan.generator.musical_time import exact_frames, frames
+
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 44100
@@ -60,10 +62,6 @@ class RenderConfig:
     max_oneshot_s: float = 2.0          # longer one-shots (crashes) are faded out here
 
 
-def loop_samples(tempo_bpm: float, bars: int, beats_per_bar: int, sample_rate: int) -> int:
-    return int(round(bars * beats_per_bar * 60.0 / tempo_bpm * sample_rate))
-
-
 def _pick_voice(loaded, role: str, rng):
     for r in (role,) + _FALLBACK.get(role, ()):
         voices = loaded.voices.get(r)
@@ -81,9 +79,9 @@ def render_loop(loaded, pattern, tempo_bpm: float, rng, sample_rate: int = SAMPL
     """
     import numpy as np
 
-    n = loop_samples(tempo_bpm, pattern.bars, pattern.beats_per_bar, sample_rate)
+    n = frames(pattern.bars * pattern.beats_per_bar, tempo_bpm, sample_rate)
     out = np.zeros((2, n), np.float32)
-    samples_per_beat = 60.0 / tempo_bpm * sample_rate
+    samples_per_beat = exact_frames(1, tempo_bpm, sample_rate)
     starts = np.round(pattern.time_beats * samples_per_beat).astype(np.int64) % n
     roles = np.asarray(pattern.roles)
     info: dict = {"instruments": {}, "gain_db": {}, "pan": {}}
