@@ -11,7 +11,8 @@ HOLDOUT_FRACTION = 0.1  # whole source loops kept out of training, for evaluatio
 # Recipe fields a flag may override (--model-size ...), with their types.
 OVERRIDES = (("model_size", int), ("batch_size", int), ("n_critic", int), ("r1_gamma", float),
              ("lr_g", float), ("lr_d", float), ("ema_decay", float), ("lr_half_life", int),
-             ("upsample", str), ("groove_weight", float), ("augment_p", float))
+             ("upsample", str), ("groove_weight", float), ("augment_p", float),
+             ("critic_warmup_steps", int))
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -25,6 +26,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, help="stop at this generator step")
     p.add_argument("--resume", nargs="?", const="auto", metavar="CHECKPOINT",
                    help="continue from CHECKPOINT (default: RUN_DIR/checkpoints/last.pt)")
+    p.add_argument("--init-from", type=Path, metavar="MODEL",
+                   help="fine-tune: start the generator from a model folder (weights/, an export) "
+                        "or a training checkpoint (.pt); the critics start fresh (see "
+                        "--critic-warmup-steps)")
     p.add_argument("--export", type=Path, metavar="DIR",
                    help="at the end, export the best EMA checkpoint to DIR in the weights format")
     p.add_argument("--checkpoint-minutes", type=float, default=5.0,
@@ -48,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
 
     from .dataset import load_dataset
     from .recipes import recipe
+    from beatgan.generator.weights import ModelLoadError
+
     from .trainer import RunOptions, export_checkpoint, load_checkpoint, run_training
 
     if args.minutes is None and args.steps is None:
@@ -72,12 +79,24 @@ def run(args: argparse.Namespace) -> int:
         resume = args.run_dir / "checkpoints" / "last.pt" if args.resume == "auto" else Path(args.resume)
         if not resume.is_file():
             raise UserError(f"{resume}: no checkpoint to resume from")
+    init_from = None
+    if args.init_from and not resume:
+        try:
+            init_from = load_init_generator(args.init_from)
+        except (ModelLoadError, ValueError, OSError) as e:
+            raise UserError(f"--init-from: {e}") from e
     opts = RunOptions(run_dir=args.run_dir, minutes=args.minutes, steps=args.steps,
                       checkpoint_minutes=args.checkpoint_minutes,
                       checkpoint_steps=args.checkpoint_steps, sample_every=args.sample_every,
                       seed=args.seed, device=device, threads=args.threads,
                       progress=not args.no_progress)
-    trainer = run_training(cfg, ds.audio[train_idx], meta, opts, resume=resume)
+    try:
+        trainer = run_training(cfg, ds.audio[train_idx], meta, opts, resume=resume,
+                               init_from=init_from)
+    except ValueError as e:
+        if init_from is None:
+            raise
+        raise UserError(str(e)) from e
     if distributed:
         # Equal fingerprints on every rank show the hand-made gradient averaging kept them in sync.
         print(f"rank {trainer.rank}/{trainer.world}: step {trainer.step}, generator sha256 "
@@ -115,3 +134,24 @@ def _machine(device: str) -> str:
         return torch.cuda.get_device_name(device)
     return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
 
+
+
+def load_init_generator(path: Path) -> tuple[dict, dict, dict]:
+    """(generator state, model config, description) from a model folder or a .pt checkpoint."""
+    from beatgan.generator.weights import load_state
+
+    from .trainer import load_checkpoint
+    path = Path(path)
+    if path.is_dir():
+        card, state = load_state(path)
+        tr = card.training or {}
+        return state, card.config.to_dict(), {
+            "path": str(path), "name": card.name, "steps": tr.get("steps"),
+            "wall_minutes": tr.get("wall_minutes"), "shards_sha256": dict(card.shards)}
+    if not path.is_file():
+        raise ValueError(f"{path}: no model folder or checkpoint there")
+    ckpt = load_checkpoint(path)
+    key = "G_ema" if ckpt.get("G_ema") is not None else "G"
+    return ckpt[key], ckpt["model_config"], {
+        "path": str(path), "weights": key, "steps": ckpt["step"],
+        "wall_minutes": round(ckpt["wall_seconds"] / 60, 1)}

@@ -88,6 +88,7 @@ class Trainer:
         self.d_steps = 0
         self.wall_seconds = 0.0
         self.history: list[dict] = []   # evaluations at checkpoints
+        self.init_from: dict | None = None  # the trained generator this run fine-tunes, if any
         self.best: dict | None = None
         self.real_rms_db = float(summarise(data[:256], self.gcfg.sample_rate,
                                            self.gcfg.tempo_bpm)["rms_db"])
@@ -105,6 +106,36 @@ class Trainer:
             side["R"] = (GrooveCritic(g.slice_samples, g.sample_rate, g.tempo_bpm,
                                       g.beats_per_bar), cfg.groove_weight)
         return {k: (net.to(self.device), w) for k, (net, w) in side.items()}
+
+    def init_generator(self, state: dict[str, torch.Tensor], model_config: dict, source: dict) -> None:
+        """Start G (and its EMA) from trained weights; the critics and optimisers start fresh.
+        `source` describes where the weights came from; it travels into checkpoints and the card."""
+        if self.step or self.d_steps:
+            raise ValueError("a generator can only be initialised before training starts")
+        if model_config != self.gcfg.to_dict():
+            diff = {k: (v, self.gcfg.to_dict().get(k)) for k, v in model_config.items()
+                    if self.gcfg.to_dict().get(k) != v}
+            raise ValueError(f"{source.get('path')}: its generator differs from this recipe's "
+                             f"(theirs, ours): {diff}")
+        self.G.load_state_dict({k: v.float() for k, v in state.items()})
+        if self.G_ema is not None:
+            self.G_ema.load_state_dict(self.G.state_dict())
+        self.init_from = source
+
+    def warm_up_critic(self, should_stop=lambda: False, log=print) -> None:
+        """Critic-only steps up to cfg.critic_warmup_steps, so a trained generator first meets a
+        critic that already tells real from fake instead of one whose gradients are noise."""
+        todo = self.cfg.critic_warmup_steps - self.d_steps if self.step == 0 else 0
+        for i in range(max(todo, 0)):
+            if should_stop():
+                return
+            t0 = time.monotonic()
+            for group in self.opt_d.param_groups:
+                group["lr"] = self.learning_rates()[1]
+            out = self.critic_step()
+            self.wall_seconds += time.monotonic() - t0
+            if (i + 1) % 200 == 0 or i + 1 == todo:
+                log(f"critic warm-up {self.d_steps}/{self.cfg.critic_warmup_steps}: D loss {out['D/adv']:.3f}")
 
     # ---- one step -------------------------------------------------------------------------
     def _batch(self) -> torch.Tensor:
@@ -179,8 +210,11 @@ class Trainer:
     def _update_ema(self) -> None:
         if self.G_ema is None:
             return
-        # Warm-up: early weights are noise; averaging them in for thousands of steps blurs.
-        decay = min(self.cfg.ema_decay, (1 + self.step) / (10 + self.step))
+        # Warm-up: early weights are noise; averaging them in for thousands of steps blurs. A
+        # fine-tuned generator starts trained, and its EMA should hold on to that start.
+        decay = self.cfg.ema_decay
+        if self.init_from is None:
+            decay = min(decay, (1 + self.step) / (10 + self.step))
         with torch.no_grad():
             for pe, p in zip(self.G_ema.parameters(), self.G.parameters()):
                 pe.lerp_(p, 1 - decay)
@@ -238,7 +272,7 @@ class Trainer:
             "rng": {"torch": torch.get_rng_state(), "data": self.data_rng.get_state(),
                     "numpy": np.random.get_state(), "python": random.getstate(),
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
-            "seed": self.opts.seed,
+            "seed": self.opts.seed, "init_from": self.init_from,
         }
 
     def load_state_dict(self, st: dict) -> None:
@@ -255,6 +289,7 @@ class Trainer:
         self.opt_d.load_state_dict(st["opt_d"])
         self.step, self.d_steps = st["step"], st["d_steps"]
         self.wall_seconds, self.history, self.best = st["wall_seconds"], st["history"], st["best"]
+        self.init_from = st.get("init_from")
         if self.rank == 0:
             torch.set_rng_state(st["rng"]["torch"])
             self.data_rng.set_state(st["rng"]["data"])
@@ -293,14 +328,20 @@ def load_checkpoint(path: Path) -> dict:
 
 
 def run_training(cfg: TrainConfig, data: np.ndarray, meta: dict, opts: RunOptions,
-                 resume: Path | None = None, log=print) -> Trainer:
+                 resume: Path | None = None, log=print,
+                 init_from: tuple[dict, dict, dict] | None = None) -> Trainer:
     """Train until the step or time budget is spent or SIGTERM/SIGINT arrives; checkpoint on the
-    way and at the end. Returns the trainer (its best evaluation in trainer.best)."""
+    way and at the end. Returns the trainer (its best evaluation in trainer.best).
+    `init_from`: (generator state dict, its model config, a description of where it came from) to
+    fine-tune instead of starting at random."""
     if opts.threads:
         torch.set_num_threads(opts.threads)
     run_dir = Path(opts.run_dir)
     ckpt_dir = run_dir / "checkpoints"
     trainer = Trainer(cfg, data, meta, opts)
+    if init_from is not None and not resume:
+        trainer.init_generator(*init_from)  # before anything is written: a mismatch leaves no run
+        log(f"generator initialised from {init_from[2].get('path')}")
     is_main = trainer.rank == 0
     if is_main:
         ckpt_dir.mkdir(parents=True, exist_ok=True)
@@ -323,6 +364,10 @@ def run_training(cfg: TrainConfig, data: np.ndarray, meta: dict, opts: RunOption
     last_ckpt = start
     bar = _progress(opts, trainer) if is_main else None
     try:
+        if trainer.init_from is not None and not trainer.history and is_main:
+            # The starting point is the score to beat: best.pt only moves if fine-tuning helps.
+            _checkpoint(trainer, ckpt_dir, art, log)
+        trainer.warm_up_critic(lambda: stop["signal"] is not None, log if is_main else lambda _: None)
         while True:
             elapsed = time.monotonic() - start
             done = ((opts.steps is not None and trainer.step >= opts.steps)
@@ -416,6 +461,7 @@ def export_checkpoint(ckpt: dict, out_dir: Path, name: str = "beatgan", which: s
                          "recipe": tc, "generator_weights": key, "steps": ckpt["step"],
                          "critic_steps": ckpt["d_steps"],
                          "wall_minutes": round(ckpt["wall_seconds"] / 60, 1),
+                         **({"init_from": ckpt["init_from"]} if ckpt.get("init_from") else {}),
                          "data": {k: meta.get(k) for k in ("dataset", "n_examples", "n_sources",
                                                            "kits", "styles", "licences", "augment")
                                   if k in meta},
