@@ -101,3 +101,13 @@ def test_bad_init_is_one_line_naming_it(dataset, base, tmp_path, capsys, problem
     assert rc == 1 and str(init) in err and len(err.strip().splitlines()) == 1, err
     if problem == "other size":
         assert "model_size" in err and not (tmp_path / "ft").exists()
+
+
+def test_ship_names_the_model_it_was_fine_tuned_from(dataset, base, tmp_path):
+    run = tmp_path / "ft"
+    assert _finetune(dataset, base / "model", run, "--steps", "1", "--checkpoint-steps", "1") == 0
+    out = tmp_path / "weights"
+    assert cli_main(["ship", str(run / "checkpoints" / "last.pt"), str(dataset), "--out", str(out),
+                     "--name", "tiny-ft"]) == 0
+    readme = (out / "README.md").read_text()
+    assert f"fine-tuned from `{base / 'model'}` (beatgan: 2 generator steps" in readme

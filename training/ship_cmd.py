@@ -112,7 +112,10 @@ def _readme(card, sets: dict, note: str) -> str:
         f"{tc.get('stft_critic')}, batch {tc.get('batch_size')}, Adam {tc.get('lr_g')} "
         f"{tuple(tc.get('betas', ()))}, EMA {tc.get('ema_decay')}.",
         f"- Trained: {t.get('steps')} generator steps, {t.get('wall_minutes')} minutes of "
-        f"training time on {t.get('machine')}.",
+        f"training time on {t.get('machine')}"
+        + (f", fine-tuned from `{t['init_from'].get('path')}` ({t['init_from'].get('name', 'a checkpoint')}: "
+           f"{t['init_from'].get('steps')} generator steps, {t['init_from'].get('wall_minutes')} minutes "
+           "before that)." if t.get("init_from") else "."),
         f"- Data: {t.get('data', {}).get('n_examples')} examples from "
         f"{t.get('data', {}).get('n_sources')} loops rendered by `beatgan render-kit` from "
         f"Debian's Hydrogen drum kits ({', '.join(t.get('data', {}).get('kits') or [])}); "
