@@ -126,7 +126,7 @@ def _timing(bars: dict[str, np.ndarray], sample_rate: int, tempo_bpm: float,
             flux: dict[str, np.ndarray]) -> dict:
     shares = {}
     for name, b in bars.items():
-        edges, shares[name] = onset_timing(b, sample_rate, tempo_bpm, flux=flux.get(name))
+        edges, shares[name] = onset_timing(b, sample_rate, tempo_bpm, flux=flux[name])
     return {"edges_ms": [round(1000 * float(e), 3) for e in edges],
             "share": {name: [round(float(v), 5) for v in sh] for name, sh in shares.items()}}
 

@@ -51,10 +51,10 @@ def run(args: argparse.Namespace) -> int:
 
     from beatgan.bridge.cli import UserError
 
-    from .dataset import load_dataset
-    from .recipes import recipe
     from beatgan.generator.weights import ModelLoadError
 
+    from .dataset import load_dataset
+    from .recipes import recipe
     from .trainer import RunOptions, export_checkpoint, load_checkpoint, run_training
 
     if args.minutes is None and args.steps is None:
@@ -90,13 +90,7 @@ def run(args: argparse.Namespace) -> int:
                       checkpoint_steps=args.checkpoint_steps, sample_every=args.sample_every,
                       seed=args.seed, device=device, threads=args.threads,
                       progress=not args.no_progress)
-    try:
-        trainer = run_training(cfg, ds.audio[train_idx], meta, opts, resume=resume,
-                               init_from=init_from)
-    except ValueError as e:
-        if init_from is None:
-            raise
-        raise UserError(str(e)) from e
+    trainer = run_training(cfg, ds.audio[train_idx], meta, opts, resume=resume, init_from=init_from)
     if distributed:
         # Equal fingerprints on every rank show the hand-made gradient averaging kept them in sync.
         print(f"rank {trainer.rank}/{trainer.world}: step {trainer.step}, generator sha256 "
@@ -133,7 +127,6 @@ def _machine(device: str) -> str:
     if device.startswith("cuda"):
         return torch.cuda.get_device_name(device)
     return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
-
 
 
 def load_init_generator(path: Path) -> tuple[dict, dict, dict]:

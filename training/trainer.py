@@ -112,9 +112,9 @@ class Trainer:
         `source` describes where the weights came from; it travels into checkpoints and the card."""
         if self.step or self.d_steps:
             raise ValueError("a generator can only be initialised before training starts")
-        if model_config != self.gcfg.to_dict():
-            diff = {k: (v, self.gcfg.to_dict().get(k)) for k, v in model_config.items()
-                    if self.gcfg.to_dict().get(k) != v}
+        ours = self.gcfg.to_dict()
+        if model_config != ours:
+            diff = {k: (v, ours.get(k)) for k, v in model_config.items() if ours.get(k) != v}
             raise ValueError(f"{source.get('path')}: its generator differs from this recipe's "
                              f"(theirs, ours): {diff}")
         self.G.load_state_dict({k: v.float() for k, v in state.items()})
@@ -130,8 +130,7 @@ class Trainer:
             if should_stop():
                 return
             t0 = time.monotonic()
-            for group in self.opt_d.param_groups:
-                group["lr"] = self.learning_rates()[1]
+            self._apply_learning_rates()
             out = self.critic_step()
             self.wall_seconds += time.monotonic() - t0
             if (i + 1) % 200 == 0 or i + 1 == todo:
@@ -225,11 +224,14 @@ class Trainer:
         f = 0.5 ** (self.step / self.cfg.lr_half_life) if self.cfg.lr_half_life else 1.0
         return self.cfg.lr_g * f, self.cfg.lr_d * f
 
-    def train_step(self) -> dict:
-        logs: dict = {}
+    def _apply_learning_rates(self) -> None:
         for opt, lr in zip((self.opt_g, self.opt_d), self.learning_rates()):
             for group in opt.param_groups:
                 group["lr"] = lr
+
+    def train_step(self) -> dict:
+        logs: dict = {}
+        self._apply_learning_rates()
         for _ in range(self.cfg.n_critic):
             for k, v in self.critic_step().items():
                 logs[k] = logs.get(k, 0.0) + v / self.cfg.n_critic
