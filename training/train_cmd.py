@@ -133,7 +133,7 @@ def load_init_generator(path: Path) -> tuple[dict, dict, dict]:
     """(generator state, model config, description) from a model folder or a .pt checkpoint."""
     from beatgan.generator.weights import load_state
 
-    from .trainer import load_checkpoint
+    from .trainer import generator_from_checkpoint, load_checkpoint
     path = Path(path)
     if path.is_dir():
         card, state = load_state(path)
@@ -144,7 +144,7 @@ def load_init_generator(path: Path) -> tuple[dict, dict, dict]:
     if not path.is_file():
         raise ValueError(f"{path}: no model folder or checkpoint there")
     ckpt = load_checkpoint(path)
-    key = "G_ema" if ckpt.get("G_ema") is not None else "G"
-    return ckpt[key], ckpt["model_config"], {
+    _, net, key = generator_from_checkpoint(ckpt)
+    return net.state_dict(), ckpt["model_config"], {
         "path": str(path), "weights": key, "steps": ckpt["step"],
         "wall_minutes": round(ckpt["wall_seconds"] / 60, 1)}

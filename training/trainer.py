@@ -112,25 +112,28 @@ class Trainer:
         `source` describes where the weights came from; it travels into checkpoints and the card."""
         if self.step or self.d_steps:
             raise ValueError("a generator can only be initialised before training starts")
-        ours = self.gcfg.to_dict()
-        if model_config != ours:
-            diff = {k: (v, ours.get(k)) for k, v in model_config.items() if ours.get(k) != v}
-            raise ValueError(f"{source.get('path')}: its generator differs from this recipe's "
-                             f"(theirs, ours): {diff}")
+        self._require_model_config(model_config, str(source.get("path")))
         self.G.load_state_dict({k: v.float() for k, v in state.items()})
         if self.G_ema is not None:
             self.G_ema.load_state_dict(self.G.state_dict())
         self.init_from = source
 
+    def _require_model_config(self, theirs: dict, where: str) -> None:
+        ours = self.gcfg.to_dict()
+        if theirs != ours:
+            diff = {k: (v, ours.get(k)) for k, v in theirs.items() if ours.get(k) != v}
+            raise ValueError(f"{where}: made with a different model config than this recipe's "
+                             f"(theirs, ours): {diff}")
+
     def warm_up_critic(self, should_stop=lambda: False, log=print) -> None:
         """Critic-only steps up to cfg.critic_warmup_steps, so a trained generator first meets a
         critic that already tells real from fake instead of one whose gradients are noise."""
         todo = self.cfg.critic_warmup_steps - self.d_steps if self.step == 0 else 0
+        self._apply_learning_rates()  # a function of the generator step, which stays 0 here
         for i in range(max(todo, 0)):
             if should_stop():
                 return
             t0 = time.monotonic()
-            self._apply_learning_rates()
             out = self.critic_step()
             self.wall_seconds += time.monotonic() - t0
             if (i + 1) % 200 == 0 or i + 1 == todo:
@@ -278,9 +281,7 @@ class Trainer:
         }
 
     def load_state_dict(self, st: dict) -> None:
-        if st["model_config"] != self.gcfg.to_dict():
-            raise ValueError("checkpoint was made with a different model config: "
-                             f"{st['model_config']} vs {self.gcfg.to_dict()}")
+        self._require_model_config(st["model_config"], "checkpoint")
         self.G.load_state_dict(st["G"])
         self.D.load_state_dict(st["D"])
         for k, (net, _) in self.side_critics.items():
