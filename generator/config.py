@@ -54,6 +54,8 @@ class GeneratorConfig(StrictDict):
     upsample: str = "zeros"          # "zeros" = transposed conv (paper), "nn" = nearest + conv
     phase_shuffle: int = 2           # discriminator phase shuffle radius n, in samples
     minibatch_std: bool = False      # append a minibatch-stddev channel before D's dense layer
+    post_filter: int = 0             # taps of the learned filter after G's tanh (0 = none; the
+                                     # official code's --wavegan_genr_pp uses 512)
     strides: tuple[int, ...] = field(default=())  # filled in by __post_init__
 
     def __post_init__(self) -> None:
@@ -63,6 +65,8 @@ class GeneratorConfig(StrictDict):
             raise ValueError(f"upsample must be 'zeros' or 'nn', got {self.upsample!r}")
         if self.channels < 1 or self.model_size < 1:
             raise ValueError("channels and model_size must be >= 1")
+        if self.post_filter < 0:
+            raise ValueError(f"post_filter must be >= 0 taps, got {self.post_filter}")
         if self.arch == "wavegan":
             strides = _paper_strides(self.slice_samples)
         else:

@@ -12,7 +12,7 @@ HOLDOUT_FRACTION = 0.1  # whole source loops kept out of training, for evaluatio
 OVERRIDES = (("model_size", int), ("batch_size", int), ("n_critic", int), ("r1_gamma", float),
              ("lr_g", float), ("lr_d", float), ("ema_decay", float), ("lr_half_life", int),
              ("upsample", str), ("groove_weight", float), ("augment_p", float),
-             ("critic_warmup_steps", int))
+             ("critic_warmup_steps", int), ("post_filter", int))
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

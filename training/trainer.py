@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from beatgan.generator import ModelCard, named_config
+from beatgan.generator import GeneratorConfig, ModelCard, named_config
 from beatgan.generator.wavegan import Discriminator, Generator
 
 from . import losses
@@ -52,6 +52,7 @@ class RunOptions:
 def model_config_for(cfg: TrainConfig, data_meta: dict):
     gcfg = named_config(cfg.model, model_size=cfg.model_size, upsample=cfg.upsample,
                         minibatch_std=cfg.minibatch_std, phase_shuffle=cfg.phase_shuffle,
+                        post_filter=cfg.post_filter,
                         channels=int(data_meta.get("channels", 2)),
                         sample_rate=int(data_meta.get("sample_rate", 14700)),
                         tempo_bpm=float(data_meta.get("tempo_bpm", 125.0)))
@@ -120,6 +121,8 @@ class Trainer:
 
     def _require_model_config(self, theirs: dict, where: str) -> None:
         ours = self.gcfg.to_dict()
+        # Through the dataclass, so a config written before a field existed gets its default.
+        theirs = GeneratorConfig.from_dict(theirs).to_dict()
         if theirs != ours:
             diff = {k: (v, ours.get(k)) for k, v in theirs.items() if ours.get(k) != v}
             raise ValueError(f"{where}: made with a different model config than this recipe's "
