@@ -56,6 +56,7 @@ class GeneratorConfig(StrictDict):
     minibatch_std: bool = False      # append a minibatch-stddev channel before D's dense layer
     post_filter: int = 0             # taps of the learned filter after G's tanh (0 = none; the
                                      # official code's --wavegan_genr_pp uses 512)
+    envelope: bool = False           # G's output = tanh(carrier) * a learned amplitude envelope
     strides: tuple[int, ...] = field(default=())  # filled in by __post_init__
 
     def __post_init__(self) -> None:

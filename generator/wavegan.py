@@ -74,9 +74,32 @@ class PostFilter(nn.Module):
         return fft_conv_same(x, self.weight)
 
 
+class Envelope(nn.Module):
+    """An amplitude envelope for the last layer's output, read off the features one layer before
+    it: a 1x1 conv and a sigmoid per output channel at that layer's rate (0.5 ms a frame in the
+    bar model), linearly interpolated up by the last stride. Drum hits are a sharp attack over
+    silence; without it the transposed convolutions can only make silence by cancelling exactly,
+    and leave a hiss floor between the hits that the onset grid and a listener both hear. With it
+    a quiet stretch is one gate value. It starts nearly open (0.95) and flat, so the network it is
+    added to starts as before, scaled."""
+
+    OPEN = 3.0  # sigmoid(3) = 0.95
+
+    def __init__(self, c_in: int, channels: int, stride: int):
+        super().__init__()
+        self.stride = stride
+        self.conv = nn.Conv1d(c_in, channels, 1)
+        nn.init.zeros_(self.conv.weight)
+        nn.init.constant_(self.conv.bias, self.OPEN)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:  # (B, C_in, T) -> (B, ch, T*stride)
+        gate = torch.sigmoid(self.conv(features))
+        return F.interpolate(gate, scale_factor=self.stride, mode="linear", align_corners=False)
+
+
 class Generator(nn.Module):
     """z (B, latent) -> dense -> (B, dense_channels, 16) -> upconvs -> tanh (B, channels, slice)
-    [-> learned post-filter]."""
+    [* learned envelope] [-> learned post-filter]."""
 
     def __init__(self, cfg: GeneratorConfig):
         super().__init__()
@@ -91,15 +114,21 @@ class Generator(nn.Module):
             layers.append(UpConv(c, c_out, cfg.kernel_for(s), s, cfg.upsample))
             c = c_out
         self.upconvs = nn.ModuleList(layers)
+        last_in = layers[-1].conv.in_channels
+        self.envelope = Envelope(last_in, cfg.channels, cfg.strides[-1]) if cfg.envelope else None
         self.post_filter = PostFilter(cfg.channels, cfg.post_filter) if cfg.post_filter else None
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         b = z.shape[0]
         x = self.dense(z).view(b, -1, self.cfg.positions)  # (B, C, 16)
         x = F.relu(x)
-        for i, up in enumerate(self.upconvs):
-            x = up(x)
-            x = torch.tanh(x) if i == len(self.upconvs) - 1 else F.relu(x)
+        *hidden, last = self.upconvs
+        for up in hidden:
+            x = F.relu(up(x))
+        env = self.envelope(x) if self.envelope is not None else None
+        x = torch.tanh(last(x))
+        if env is not None:
+            x = x * env
         if self.post_filter is not None:
             x = self.post_filter(x)
         return x  # (B, channels, slice_samples)

@@ -19,6 +19,7 @@ class TrainConfig(StrictDict):
     upsample: str = "zeros"           # "zeros" (transposed conv, paper) or "nn"
     minibatch_std: bool = False       # minibatch-stddev feature in the waveform critic
     post_filter: int = 0              # taps of the generator's learned post-filter (0 = none)
+    envelope: bool = False            # the generator's amplitude-envelope output (see wavegan.py)
     loss: str = "wgan"                # "wgan" (+GP), "ns" (non-saturating, +R1), "hinge" (+R1)
     gp_lambda: float = 10.0           # WGAN-GP weight
     r1_gamma: float = 0.0             # R1 weight gamma (penalty = gamma/2 * E||grad||^2)

@@ -12,7 +12,7 @@ HOLDOUT_FRACTION = 0.1  # whole source loops kept out of training, for evaluatio
 OVERRIDES = (("model_size", int), ("batch_size", int), ("n_critic", int), ("r1_gamma", float),
              ("lr_g", float), ("lr_d", float), ("ema_decay", float), ("lr_half_life", int),
              ("upsample", str), ("groove_weight", float), ("augment_p", float),
-             ("critic_warmup_steps", int), ("post_filter", int))
+             ("critic_warmup_steps", int), ("post_filter", int), ("envelope", bool))
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -41,8 +41,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
     for name, typ in OVERRIDES:
-        p.add_argument("--" + name.replace("_", "-"), type=typ, dest=name,
-                       help="override the recipe's " + name)
+        flag = "--" + name.replace("_", "-")
+        if typ is bool:  # a switch: on when given, the recipe's setting when not
+            p.add_argument(flag, action="store_const", const=True, default=None, dest=name,
+                           help="turn on the recipe's " + name)
+        else:
+            p.add_argument(flag, type=typ, dest=name, help="override the recipe's " + name)
 
 
 def run(args: argparse.Namespace) -> int:
