@@ -76,24 +76,30 @@ class PostFilter(nn.Module):
 
 class Envelope(nn.Module):
     """An amplitude envelope for the last layer's output, read off the features one layer before
-    it: a 1x1 conv and a sigmoid per output channel at that layer's rate (0.5 ms a frame in the
+    it: a 1x1 conv and a sigmoid per output channel at that layer's rate (0.48 ms a frame in the
     bar model), linearly interpolated up by the last stride. Drum hits are a sharp attack over
     silence; without it the transposed convolutions can only make silence by cancelling exactly,
     and leave a hiss floor between the hits that the onset grid and a listener both hear. With it
-    a quiet stretch is one gate value. It starts nearly open (0.95) and flat, so the network it is
-    added to starts as before, scaled."""
+    a quiet stretch is one gate value.
+
+    It starts flat and nearly open (0.95), so the network it is added to starts as before, scaled,
+    and it draws no random numbers, so a run with it starts from the same weights as one without.
+    The conv's output is multiplied by GAIN (ProGAN's equalised learning rate): Adam moves every
+    weight by about its learning rate per step whatever the weight's scale, and at 2e-4 a step an
+    unscaled gate needed some 15000 steps to close from 0.95 (measured: 1 % of it below 0.45 after
+    5600 steps)."""
 
     OPEN = 3.0  # sigmoid(3) = 0.95
+    GAIN = 8.0
 
     def __init__(self, c_in: int, channels: int, stride: int):
         super().__init__()
         self.stride = stride
-        self.conv = nn.Conv1d(c_in, channels, 1)
-        nn.init.zeros_(self.conv.weight)
-        nn.init.constant_(self.conv.bias, self.OPEN)
+        self.weight = nn.Parameter(torch.zeros(channels, c_in, 1))
+        self.bias = nn.Parameter(torch.full((channels,), self.OPEN / self.GAIN))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:  # (B, C_in, T) -> (B, ch, T*stride)
-        gate = torch.sigmoid(self.conv(features))
+        gate = torch.sigmoid(self.GAIN * F.conv1d(features, self.weight, self.bias))
         return F.interpolate(gate, scale_factor=self.stride, mode="linear", align_corners=False)
 
 
