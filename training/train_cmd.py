@@ -44,7 +44,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         flag = "--" + name.replace("_", "-")
         if typ is bool:  # a switch: on when given, the recipe's setting when not
             p.add_argument(flag, action="store_const", const=True, default=None, dest=name,
-                           help="turn on the recipe's " + name)
+                           help="turn on " + name + " (off unless the recipe has it on)")
         else:
             p.add_argument(flag, type=typ, dest=name, help="override the recipe's " + name)
 
