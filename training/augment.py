@@ -35,3 +35,21 @@ def rotate_beats_swap_lr(x: torch.Tensor, bar_samples: int, beats_per_bar: int, 
             xi = torch.cat([xi[1:2], xi[0:1], xi[2:]], dim=0)
         out.append(xi)
     return torch.stack(out)
+
+
+def add_augmentation_noise(x: torch.Tensor, peak: float, bar_samples: int) -> torch.Tensor:
+    """(B, C, T) -> same shape: uniform noise in [-peak, peak) added to the first `bar_samples`
+    samples, the noise `beatgan prepare` put under every real bar (its padding stays clean).
+
+    Instance noise on the generated side (Sonderby et al. 2016): when the critic sees real bars
+    with the augmentation noise and generated bars with the same noise added, the generator that
+    matches them is the one that makes the bars without the noise, so it no longer spends itself
+    drawing a floor of white noise between the hits, while the critic still sees two blurred,
+    overlapping distributions, which is what steadies training on noisy data."""
+    if peak <= 0:
+        return x
+    noise = (torch.rand(x.shape[0], x.shape[1], min(bar_samples, x.shape[-1]),
+                        device=x.device, dtype=x.dtype) * 2 - 1) * peak
+    if x.shape[-1] > bar_samples:
+        noise = torch.nn.functional.pad(noise, (0, x.shape[-1] - bar_samples))
+    return x + noise

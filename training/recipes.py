@@ -36,6 +36,8 @@ class TrainConfig(StrictDict):
     groove_critic: bool = False       # add the groove critic (spectrogram + sixteenth-grid phase)
     groove_weight: float = 1.0        # its weight in both losses
     augment_p: float = 0.0            # per-example chance of critic-side beat rotation / L-R swap
+    fake_noise: bool = False          # add the dataset's augmentation noise to generated bars
+                                      # before the critics see them (see augment.py)
     critic_warmup_steps: int = 0      # critic-only steps before the first generator step (for
                                       # fine-tuning a trained generator against a fresh critic)
     phase_shuffle: int = 2            # samples

@@ -12,7 +12,8 @@ HOLDOUT_FRACTION = 0.1  # whole source loops kept out of training, for evaluatio
 OVERRIDES = (("model_size", int), ("batch_size", int), ("n_critic", int), ("r1_gamma", float),
              ("lr_g", float), ("lr_d", float), ("ema_decay", float), ("lr_half_life", int),
              ("upsample", str), ("groove_weight", float), ("augment_p", float),
-             ("critic_warmup_steps", int), ("post_filter", int), ("envelope", bool))
+             ("critic_warmup_steps", int), ("post_filter", int), ("envelope", bool),
+             ("fake_noise", bool))
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -59,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
 
     from .dataset import load_dataset
     from .recipes import recipe
-    from .trainer import RunOptions, export_checkpoint, load_checkpoint, run_training
+    from .trainer import (RunOptions, export_checkpoint, fake_noise_peak, load_checkpoint,
+                          run_training)
 
     if args.minutes is None and args.steps is None:
         raise UserError("give a budget: --minutes M and/or --steps N")
@@ -78,6 +80,10 @@ def run(args: argparse.Namespace) -> int:
     meta = {**ds.meta, "dataset": str(args.dataset), "n_examples": int(len(train_idx)),
             "n_sources": int(len(set(ds.source[train_idx].tolist()))),
             "holdout_fraction": HOLDOUT_FRACTION, "holdout_seed": 0}
+    try:
+        fake_noise_peak(cfg, meta)
+    except ValueError as e:
+        raise UserError(f"--fake-noise: {args.dataset}: {e}") from e
     resume = None
     if args.resume:
         resume = args.run_dir / "checkpoints" / "last.pt" if args.resume == "auto" else Path(args.resume)

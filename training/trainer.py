@@ -26,7 +26,7 @@ from beatgan.generator import GeneratorConfig, ModelCard, named_config
 from beatgan.generator.wavegan import Discriminator, Generator
 
 from . import losses
-from .augment import rotate_beats_swap_lr
+from .augment import add_augmentation_noise, rotate_beats_swap_lr
 from .metrics import summarise
 from .recipes import TrainConfig
 from .groove_critic import GrooveCritic
@@ -59,6 +59,19 @@ def model_config_for(cfg: TrainConfig, data_meta: dict):
     return gcfg
 
 
+def fake_noise_peak(cfg: TrainConfig, data_meta: dict) -> float:
+    """Peak of the noise added to generated bars before the critics: the dataset's own
+    augmentation noise with `fake_noise`, else 0. A dataset without that noise is refused: the
+    switch would then add a floor the real bars do not have."""
+    if not cfg.fake_noise:
+        return 0.0
+    peak = float((data_meta.get("augment") or {}).get("noise_peak") or 0.0)
+    if peak <= 0:
+        raise ValueError("the dataset was prepared without augmentation noise "
+                         "(`beatgan prepare --noise 0`): there is no noise to match")
+    return peak
+
+
 def fit_length(audio: np.ndarray, n: int) -> np.ndarray:
     """Crop or zero-pad (N, C, T) to T = n: the dataset's slice may differ from the model's."""
     if audio.shape[-1] >= n:
@@ -74,6 +87,7 @@ class Trainer:
         self.device = torch.device(opts.device)
         torch.manual_seed(opts.seed)  # same init on every rank
         self.gcfg = model_config_for(cfg, meta)
+        self.fake_noise_peak = fake_noise_peak(cfg, meta)
         self.data = torch.from_numpy(fit_length(data, self.gcfg.slice_samples).astype(np.float32))
         self.G = Generator(self.gcfg).to(self.device)
         self.D = Discriminator(self.gcfg).to(self.device)
@@ -158,6 +172,9 @@ class Trainer:
             out = out + weight * net(x)
         return out
 
+    def _noisy(self, fake: torch.Tensor) -> torch.Tensor:
+        return add_augmentation_noise(fake, self.fake_noise_peak, self.gcfg.bar_samples)
+
     def _sync_grads(self, params) -> None:
         if self.world == 1:
             return
@@ -176,7 +193,7 @@ class Trainer:
         real = self._batch()
         with torch.no_grad(), self._ctx():
             fake = self._g_fwd(self._z())
-        fake = fake.float()
+        fake = self._noisy(fake.float())
         lazy_r1 = cfg.r1_gamma > 0 and self.d_steps % cfg.r1_every == 0
         if lazy_r1:
             real.requires_grad_(True)
@@ -202,7 +219,7 @@ class Trainer:
     def generator_step(self) -> dict:
         with self._ctx():
             fake = self._g_fwd(self._z())
-            out = self._critic(fake.float()).float()
+            out = self._critic(self._noisy(fake.float())).float()
         loss = losses.g_loss(self.cfg.loss, out)
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
