@@ -112,3 +112,10 @@ def test_train_cli_refuses_a_clean_dataset_in_one_line(datasets, tmp_path, capsy
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--fake-noise" in err[0] and "without augmentation noise" in err[0]
     assert not (run / "checkpoints").exists()  # refused before anything was written
+
+
+def test_the_release_page_names_the_switch():
+    from beatgan.training.ship_cmd import _recipe_extras
+    assert _recipe_extras(recipe("cpu-bar").to_dict()) == []
+    extras = _recipe_extras(recipe("cpu-groove", fake_noise=True).to_dict())
+    assert any("--fake-noise" in x for x in extras) and any("groove critic" in x for x in extras)

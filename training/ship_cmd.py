@@ -89,6 +89,25 @@ def _fmt_set(name: str, s: dict) -> str:
     return (f"| {name} | {s['grid']:.3f} | {s['dynamics_db']:.1f} | {s['rms_db']:.1f} | {pct} | {fd} |")
 
 
+def _recipe_extras(tc: dict) -> list[str]:
+    """The recipe settings that are on beyond the plain network and losses, in words."""
+    extras = []
+    if tc.get("groove_critic"):
+        extras.append(f"groove critic (weight {tc.get('groove_weight')})")
+    if tc.get("fake_noise"):
+        extras.append("the dataset's augmentation noise added to generated bars before the "
+                      "critics (`--fake-noise`)")
+    if tc.get("envelope"):
+        extras.append("envelope output")
+    if tc.get("post_filter"):
+        extras.append(f"learned post-filter ({tc['post_filter']} taps)")
+    if tc.get("augment_p"):
+        extras.append(f"critic-side augmentation p = {tc['augment_p']}")
+    if tc.get("lr_half_life"):
+        extras.append(f"learning-rate half-life {tc['lr_half_life']} steps")
+    return extras
+
+
 def _readme(card, sets: dict, note: str) -> str:
     from .trainer import EVAL_SEEDS  # the seeds 0..EVAL_SEEDS-1 that picked the checkpoint
     t = card.training
@@ -110,7 +129,8 @@ def _readme(card, sets: dict, note: str) -> str:
         f"one {card.beats_per_bar}/4 bar at {card.tempo_bpm:g} bpm = {card.bar_samples} samples.",
         f"- Recipe: loss {tc.get('loss')}, R1 gamma {tc.get('r1_gamma')}, STFT critic "
         f"{tc.get('stft_critic')}, batch {tc.get('batch_size')}, Adam {tc.get('lr_g')} "
-        f"{tuple(tc.get('betas', ()))}, EMA {tc.get('ema_decay')}.",
+        f"{tuple(tc.get('betas', ()))}, EMA {tc.get('ema_decay')}"
+        + "".join(f", {x}" for x in _recipe_extras(tc)) + ".",
         f"- Trained: {t.get('steps')} generator steps, {t.get('wall_minutes')} minutes of "
         f"training time on {t.get('machine')}"
         + (f", fine-tuned from `{t['init_from'].get('path')}` ({t['init_from'].get('name', 'a checkpoint')}: "
