@@ -60,8 +60,7 @@ def run(args: argparse.Namespace) -> int:
 
     from .dataset import load_dataset
     from .recipes import recipe
-    from .trainer import (RunOptions, export_checkpoint, fake_noise_peak, load_checkpoint,
-                          run_training)
+    from .trainer import RunOptions, export_checkpoint, load_checkpoint, run_training
 
     if args.minutes is None and args.steps is None:
         raise UserError("give a budget: --minutes M and/or --steps N")
@@ -80,10 +79,6 @@ def run(args: argparse.Namespace) -> int:
     meta = {**ds.meta, "dataset": str(args.dataset), "n_examples": int(len(train_idx)),
             "n_sources": int(len(set(ds.source[train_idx].tolist()))),
             "holdout_fraction": HOLDOUT_FRACTION, "holdout_seed": 0}
-    try:
-        fake_noise_peak(cfg, meta)
-    except ValueError as e:
-        raise UserError(f"--fake-noise: {args.dataset}: {e}") from e
     resume = None
     if args.resume:
         resume = args.run_dir / "checkpoints" / "last.pt" if args.resume == "auto" else Path(args.resume)

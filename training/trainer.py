@@ -67,8 +67,9 @@ def fake_noise_peak(cfg: TrainConfig, data_meta: dict) -> float:
         return 0.0
     peak = float((data_meta.get("augment") or {}).get("noise_peak") or 0.0)
     if peak <= 0:
-        raise ValueError("the dataset was prepared without augmentation noise "
-                         "(`beatgan prepare --noise 0`): there is no noise to match")
+        raise ValueError(f"fake_noise (--fake-noise): {data_meta.get('dataset', 'the dataset')} "
+                         "was prepared without augmentation noise (`beatgan prepare --noise 0`): "
+                         "there is no noise to match")
     return peak
 
 
