@@ -13,7 +13,7 @@ import time
 from typing import Callable
 
 from .requests import (Generate, Mode, Morph, Origin, Ping, Play, Request, Slot, Status, Stop,
-                       Tempo, Variation)
+                       Tempo, Truncation, Variation)
 from .render import TEMPO_RANGE_BPM
 from .tempo import TempoState
 from .worker import Job, Rejected, Worker
@@ -23,16 +23,19 @@ log = logging.getLogger("beatgan.bridge")
 
 class Controller:
     def __init__(self, generator, worker: Worker, tempo: TempoState, slots, mode: str = "beats",
-                 audio=None, describe: Callable[[], dict[str, str]] | None = None):
+                 audio=None, describe: Callable[[], dict[str, str]] | None = None,
+                 truncation: float | None = None):
         self.gen, self.worker, self.tempo, self.slots = generator, worker, tempo, slots
         self.mode = mode
+        self.truncation = truncation       # None = the generator's (the model card's) default
         self.audio = audio                 # AudioSink | None
         self.describe = describe or dict   # -> {"model":..., "device":..., "folder":..., ...}
         self.last_seed: int | None = None
         self._seed_lock = threading.Lock()  # the generator's RNG is not thread-safe
         self._handlers: dict[type, Callable[[Request, Origin], None]] = {
             Generate: self._generate, Variation: self._generate, Morph: self._generate,
-            Tempo: self._tempo, Mode: self._mode, Play: self._play, Stop: self._stop,
+            Tempo: self._tempo, Mode: self._mode, Truncation: self._truncation,
+            Play: self._play, Stop: self._stop,
             Slot: self._slot, Ping: self._ping, Status: self._status,
         }
 
@@ -59,7 +62,7 @@ class Controller:
             seed, seed_b = self._or_random(r.seed_a), self._or_random(r.seed_b)
         else:
             seed, seed_b = self._or_random(r.seed), None
-        job = Job(r, seed, seed_b, reading, self.mode, origin)
+        job = Job(r, seed, seed_b, reading, self.mode, origin, self.effective_truncation())
         try:
             self.worker.submit(job)
         except Rejected as e:
@@ -83,6 +86,16 @@ class Controller:
         self.mode = r.mode
         log.info("%s mode %s", origin.who, r.mode)
         origin.reply("/beatgan/mode", r.mode)
+
+    def effective_truncation(self) -> float:
+        return self.gen.truncation if self.truncation is None else self.truncation
+
+    def _truncation(self, r: Truncation, origin: Origin) -> None:
+        self.truncation = r.truncation
+        log.info("%s truncation %s -> %g", origin.who,
+                 "model default" if r.truncation is None else f"{r.truncation:g}",
+                 self.effective_truncation())
+        origin.reply("/beatgan/truncation", float(self.effective_truncation()))
 
     def _play(self, r: Play, origin: Origin) -> None:
         if not r.state:

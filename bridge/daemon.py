@@ -77,13 +77,16 @@ class Daemon:
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         try:
-            self.gen = BeatGenerator.load(cfg.model or None, device=cfg.device, dtype=cfg.dtype)
+            self.gen = BeatGenerator.load(cfg.model or None, device=cfg.device, dtype=cfg.dtype,
+                                          truncation=cfg.truncation or None)
         except ModelLoadError as e:
             raise UserError(str(e)) from None
         card = self.gen.card
         c = card.config
         self.summary["model"] = (f"{card.name} ({c.arch}, d={c.model_size}, {card.sample_rate} Hz, "
-                                 f"{card.tempo_bpm:g} bpm, {card.beats_per_bar} beats a bar) from "
+                                 f"{card.tempo_bpm:g} bpm, {card.beats_per_bar} beats a bar, "
+                                 f"truncation {self.gen.truncation:g}"
+                                 f"{'' if cfg.truncation else ' from its card'}) from "
                                  f"{self.gen.source}")
         warm_ms = self._warm_up() if cfg.warmup else 0.0
         n = torch.get_num_threads()

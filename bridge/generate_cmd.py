@@ -21,6 +21,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="how a bar is fitted to the tempo (default: beats)")
     p.add_argument("--rate", type=int, default=44100,
                    help="output sample rate in Hz (default 44100)")
+    p.add_argument("--truncation", type=float, default=None, metavar="PSI",
+                   help="latent truncation, 0.05-2: 1 = none, lower = tighter, more typical and "
+                        "less varied bars (default: the model card's)")
     p.add_argument("--device", default="auto",
                    help="auto, cpu, cuda (default auto: CUDA when present)")
     p.add_argument("--float", action="store_true", help="32-bit float WAVs instead of 24-bit PCM")
@@ -44,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--seed must be in 0..{MAX_SEED} (leave it off for random seeds), "
                         f"got {args.seed}")
     try:
-        gen = BeatGenerator.load(args.model, device=args.device)
+        gen = BeatGenerator.load(args.model, device=args.device, truncation=args.truncation)
     except ModelLoadError as e:
         raise UserError(str(e)) from e
     bpm = args.bpm if args.bpm is not None else gen.card.tempo_bpm

@@ -12,7 +12,7 @@ from typing import Callable
 from pythonosc.osc_packet import OscPacket
 
 from .requests import (Generate, Mode, Morph, Origin, Ping, Play, Request, Slot, Status, Stop,
-                       Tempo, Variation)
+                       Tempo, Truncation, Variation)
 
 log = logging.getLogger("beatgan.bridge")
 
@@ -23,6 +23,7 @@ ROUTES: dict[str, type[Request]] = {
     "/beatgan/tempo": Tempo,          # f bpm (0 = forget)                  -> /beatgan/tempo
     "/tempo/raw": Tempo,              # Reaper's tempo feedback, f bpm      (no reply)
     "/beatgan/mode": Mode,            # s beats|repitch|stretch             -> /beatgan/mode
+    "/beatgan/truncation": Truncation,  # f psi 0.05..2 (0 = model default)  -> /beatgan/truncation
     "/beatgan/play": Play,            #                                     -> /beatgan/playing 1
     "/beatgan/stop": Stop,            #                                     -> /beatgan/playing 0
     "/beatgan/slot": Slot,            # i slot [i seed]                     -> /beatgan/slot

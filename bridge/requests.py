@@ -17,12 +17,13 @@ from dataclasses import dataclass, fields
 from dataclasses import field as dc_field
 from typing import Callable, ClassVar
 
-from beatgan.generator.latent import MAX_SEED
+from beatgan.generator.latent import MAX_SEED, TRUNCATION_RANGE
 
 from .render import TEMPO_RANGE_BPM
 
 RANDOM_SEED = -1          # the wire value for "pick a fresh random seed"
 HOST_TEMPO = 0.0          # the wire value for "use the current host tempo"
+MODEL_TRUNCATION = 0.0    # the wire value for "the model card's truncation"
 MAX_BARS = 8              # longest loop one request may ask for, in bars
 MODES = ("beats", "repitch", "stretch")
 SLOTS = 12                # MIDI seed slots, one per note of an octave
@@ -233,6 +234,23 @@ class Mode(Request):
                             f"got {type(self.mode).__name__} {_short(self.mode)}")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {'|'.join(MODES)}, got {_short(self.mode)}")
+
+
+@dataclass(frozen=True)
+class Truncation(Request):
+    truncation: float | None         # psi; None (wire 0) = back to the model card's default
+
+    OSC_ARGS = (("truncation", "f"),)
+    OSC_REQUIRED = 1
+
+    def __post_init__(self):
+        if self.truncation is None:
+            return
+        psi = float(_number("truncation", self.truncation, "a number"))
+        if psi != MODEL_TRUNCATION:
+            lo, hi = TRUNCATION_RANGE
+            psi = as_float("truncation", psi, lo, hi, " (0 = the model's default, 1 = none)")
+        self._set("truncation", None if psi == MODEL_TRUNCATION else psi)
 
 
 @dataclass(frozen=True)

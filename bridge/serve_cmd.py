@@ -7,6 +7,7 @@ import argparse
 _VALUE_FLAGS = {
     "host": "host", "osc_port": "osc_port", "reply_port": "reply_port", "out": "out",
     "model": "model", "device": "device", "midi_in": "midi_in", "audio_device": "audio_device",
+    "truncation": "truncation",
 }
 _OFF_FLAGS = {"no_midi": "midi", "no_audio": "audio", "no_folder": "folder"}
 
@@ -30,6 +31,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", metavar="DIR", help="model folder (default: the shipped weights/)")
     p.add_argument("--device", help="auto (CUDA when present), cpu, cuda or cuda:N "
                                     "(default auto)")
+    p.add_argument("--truncation", type=float, metavar="PSI",
+                   help="latent truncation, 0.05-2: 1 = none, lower = tighter, more typical and "
+                        "less varied bars, higher = wilder (default: the model card's)")
     p.add_argument("--midi-in", metavar="NAME",
                    help="open this existing MIDI input port (default: create a virtual port "
                         "named BeatGAN)")

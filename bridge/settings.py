@@ -32,6 +32,8 @@ class BridgeConfig:
     threads: int = 1                 # torch CPU threads (0 = torch's default); 1 because a
                                      # DAW shares the CPU, and OpenMP's 2-thread barriers stall
                                      # badly on a busy machine (bench/generate.py: 5x slower)
+    truncation: float = 0.0          # latent truncation psi, 0.05..2 (1 = none, lower = tighter,
+                                     # less varied bars); 0 = the model card's default
     warmup: bool = True              # run the generator once per batch size before serving
     # requests
     bars: int = 1                    # loop length for MIDI notes, in bars
@@ -67,6 +69,9 @@ class BridgeConfig:
             value = getattr(self, name)
             if not lo <= value <= hi:
                 raise ValueError(f"{name} must be in {lo}..{hi}, got {value}")
+        if self.truncation != 0.0 and not 0.05 <= self.truncation <= 2.0:
+            raise ValueError(f"truncation must be 0 (the model's default) or in 0.05..2, "
+                             f"got {self.truncation}")
         if not 0.0 <= self.headroom_db <= 60.0:
             raise ValueError(f"headroom_db must be in 0..60 dB, got {self.headroom_db}")
         if not 0.05 <= self.clock_timeout_s <= 60.0:

@@ -33,6 +33,7 @@ class Job:
     tempo: TempoReading
     mode: str
     origin: Origin
+    truncation: float | None = None  # psi, resolved at arrival like the mode; None = model's
 
     def tag(self) -> str | None:
         r = self.request
@@ -124,7 +125,8 @@ class Worker:
         batch_error = None
         if plain:
             try:
-                out = self.gen.generate([j.seed for j in plain])  # (n, channels, bar_samples)
+                out = self.gen.generate([j.seed for j in plain],  # (n, channels, bar_samples)
+                                        [self._psi(j) for j in plain])
                 bars = {id(j): b for j, b in zip(plain, out)}
             except Exception as e:  # noqa: BLE001 - reported on each job below, never lost
                 log.exception("generation failed")
@@ -146,9 +148,9 @@ class Worker:
     def _finish(self, job: Job, bar: np.ndarray | None) -> None:
         r = job.request
         if isinstance(r, Variation):
-            bar = self.gen.variation(job.seed, r.amount, r.variant)
+            bar = self.gen.variation(job.seed, r.amount, r.variant, self._psi(job))
         elif isinstance(r, Morph):
-            bar = self.gen.morph(job.seed, job.seed_b, r.t)
+            bar = self.gen.morph(job.seed, job.seed_b, r.t, self._psi(job))
         assert bar is not None, "plain generate requests are made in run_batch"
         bpm = job.tempo.tempo_bpm
         audio = render(bar, self.card, bpm, bars=r.bars, rate=self.rate, mode=job.mode,
@@ -170,6 +172,9 @@ class Worker:
                 self._to_audio(job, bar, audio)
             except Exception:  # noqa: BLE001 - the loop was delivered; only playback failed
                 log.exception("could not hand seed %d to the audio device", job.seed)
+
+    def _psi(self, job: Job) -> float:
+        return self.gen.truncation if job.truncation is None else job.truncation
 
     def _to_audio(self, job: Job, bar: np.ndarray, audio: np.ndarray) -> None:
         # After the reply: a second render for a device at another rate must not delay it.

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from .config import GeneratorConfig
+from .latent import check_truncation
 
 CARD_FILE = "model_card.json"
 INDEX_FILE = "model.safetensors.index.json"
@@ -30,6 +31,8 @@ class ModelCard:
     training: dict = field(default_factory=dict)   # data, recipe, steps, minutes, machine, licences
     evaluation: dict = field(default_factory=dict)  # figures from `beatgan evaluate`
     shards: dict = field(default_factory=dict)      # shard file name -> sha256 hex
+    # How bars are drawn by default: {"truncation": psi, "chosen_by": why}; absent = psi 1.
+    sampling: dict = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
 
     # The fields a renderer or daemon needs, flattened for convenience.
@@ -57,6 +60,10 @@ class ModelCard:
     def channels(self) -> int:
         return self.config.channels
 
+    @property
+    def truncation(self) -> float:
+        return float(self.sampling.get("truncation", 1.0))
+
     def to_dict(self) -> dict:
         d = {f.name: getattr(self, f.name) for f in fields(self)}
         d["config"] = self.config.to_dict()
@@ -82,6 +89,10 @@ class ModelCard:
         if d.get("bar_samples", card.bar_samples) != card.bar_samples:
             raise ValueError(f"bar_samples {d['bar_samples']} disagrees with the config "
                              f"({card.bar_samples})")
+        if not isinstance(card.sampling, dict):
+            raise ValueError(f"sampling must be an object, got {card.sampling!r}")
+        if "truncation" in card.sampling:
+            check_truncation(card.sampling["truncation"])
         return card
 
     def save(self, folder: Path) -> Path:

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from .card import ModelCard
-from .latent import MAX_SEED, morph_latent, seed_latent, variation_latent
+from .latent import MAX_SEED, check_truncation, morph_latent, seed_latent, truncate, variation_latent
 from .weights import ModelLoadError, load_generator
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -29,16 +29,20 @@ def pick_device(device: str = "auto") -> str:
 
 
 class BeatGenerator:
-    """A warm generator. `generate` returns float32 (n, channels, bar_samples) at card.sample_rate."""
+    """A warm generator. `generate` returns float32 (n, channels, bar_samples) at card.sample_rate.
+
+    `truncation` (psi) is the default every call uses unless it passes its own: the model card's
+    (`beatgan ship --truncation`), else 1 (the latent distribution the network was trained on)."""
 
     def __init__(self, card: ModelCard, net: torch.nn.Module, device: str, dtype: torch.dtype,
-                 source: Path | None = None):
+                 source: Path | None = None, truncation: float | None = None):
         self.card, self.net, self.device, self.dtype, self.source = card, net, device, dtype, source
+        self.truncation = check_truncation(card.truncation if truncation is None else truncation)
         self._rng = np.random.default_rng()
 
     @classmethod
     def load(cls, folder: str | Path | None = None, device: str = "auto",
-             dtype: str = "fp32") -> "BeatGenerator":
+             dtype: str = "fp32", truncation: float | None = None) -> "BeatGenerator":
         folder = Path(folder) if folder else default_model_dir()
         if folder == DEFAULT_MODEL_DIR and not (folder / "model_card.json").exists():
             raise ModelLoadError(f"no trained default weights in {folder} yet: pass --model DIR "
@@ -47,17 +51,20 @@ class BeatGenerator:
             raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
         dev = pick_device(device)
         card, net = load_generator(folder, dev, DTYPES[dtype])
-        return cls(card, net, dev, DTYPES[dtype], folder)
+        return cls(card, net, dev, DTYPES[dtype], folder, truncation)
 
     def random_seed(self) -> int:
         return int(self._rng.integers(0, MAX_SEED + 1))
 
     @torch.inference_mode()
-    def generate_latents(self, z: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    def generate_latents(self, z: np.ndarray, batch_size: int = 64,
+                         truncation=None) -> np.ndarray:
+        """`truncation`: None = self.truncation; a number, or one per latent."""
         z = np.asarray(z, dtype=np.float32)
         if z.ndim != 2 or z.shape[1] != self.card.config.latent_dim:
             raise ValueError(f"expected latents of shape (n, {self.card.config.latent_dim}), "
                              f"got {z.shape}")
+        z = truncate(z, self.truncation if truncation is None else truncation)
         out = np.empty((len(z), self.card.channels, self.card.bar_samples), np.float32)
         for i in range(0, len(z), batch_size):
             zt = torch.from_numpy(z[i:i + batch_size]).to(self.device, self.dtype)
@@ -65,14 +72,17 @@ class BeatGenerator:
             out[i:i + len(zt)] = audio.float().cpu().numpy()
         return out
 
-    def generate(self, seeds) -> np.ndarray:
+    def generate(self, seeds, truncation=None) -> np.ndarray:
         dim = self.card.config.latent_dim
-        return self.generate_latents(np.stack([seed_latent(s, dim) for s in seeds]))
+        return self.generate_latents(np.stack([seed_latent(s, dim) for s in seeds]),
+                                     truncation=truncation)
 
-    def variation(self, seed: int, amount: float, variant: int = 0) -> np.ndarray:
+    def variation(self, seed: int, amount: float, variant: int = 0,
+                  truncation: float | None = None) -> np.ndarray:
         z = variation_latent(seed, amount, variant, self.card.config.latent_dim)
-        return self.generate_latents(z[None])[0]
+        return self.generate_latents(z[None], truncation=truncation)[0]
 
-    def morph(self, seed_a: int, seed_b: int, t: float) -> np.ndarray:
+    def morph(self, seed_a: int, seed_b: int, t: float,
+              truncation: float | None = None) -> np.ndarray:
         z = morph_latent(seed_a, seed_b, t, self.card.config.latent_dim)
-        return self.generate_latents(z[None])[0]
+        return self.generate_latents(z[None], truncation=truncation)[0]

@@ -8,6 +8,9 @@ from __future__ import annotations
 import numpy as np
 
 MAX_SEED = 2**31 - 1  # fits an OSC int32 and a MIDI-slot table
+# Truncation psi scales a latent towards the centre of U(-1, 1)^dim (BigGAN's truncation trick,
+# Brock et al. 2019): below 1, tighter and more typical bars; above 1, wilder ones.
+TRUNCATION_RANGE = (0.05, 2.0)
 
 
 def check_seed(seed: int) -> int:
@@ -22,6 +25,25 @@ def seed_latent(seed: int, dim: int = 100) -> np.ndarray:
     """z ~ U(-1, 1)^dim, fully determined by the seed."""
     rng = np.random.Generator(np.random.PCG64(check_seed(seed)))
     return rng.uniform(-1.0, 1.0, dim).astype(np.float32)
+
+
+def check_truncation(psi: float) -> float:
+    if isinstance(psi, bool) or not isinstance(psi, (int, float, np.floating, np.integer)):
+        raise TypeError(f"truncation must be a number, got {type(psi).__name__}")
+    lo, hi = TRUNCATION_RANGE
+    if not lo <= float(psi) <= hi:  # NaN fails this too
+        raise ValueError(f"truncation must be in {lo:g}..{hi:g} (1 = no truncation), got {psi}")
+    return float(psi)
+
+
+def truncate(z: np.ndarray, psi) -> np.ndarray:
+    """Scale latents (n, dim) towards the centre by psi: one number, or one per latent. The seed
+    still names the direction, so a seed's bar at psi 0.7 is a tamer take on the same bar."""
+    z = np.asarray(z, np.float32)
+    psi = np.asarray([check_truncation(p) for p in np.atleast_1d(psi)], np.float32)
+    if psi.size != 1 and psi.size != len(z):
+        raise ValueError(f"{psi.size} truncation values for {len(z)} latents")
+    return z * (psi[:, None] if psi.size > 1 else psi[0])
 
 
 def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:

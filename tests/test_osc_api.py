@@ -13,7 +13,7 @@ from serve_support import osc_bytes
 
 from beatgan.bridge.osc_api import ROUTES, OscApi
 from beatgan.bridge.requests import (Generate, Mode, Morph, Ping, Play, Slot, Status, Stop, Tempo,
-                                     Variation)
+                                     Truncation, Variation)
 
 
 msg = osc_bytes  # values, or (type_tag, value) pairs to force a tag (e.g. ("d", 1.0))
@@ -70,6 +70,9 @@ def one_error(data: bytes) -> tuple[str, str]:
     (msg("/beatgan/tempo", 90), Tempo(90.0)),
     (msg("/tempo/raw", 99.5), Tempo(99.5)),
     (msg("/beatgan/mode", "stretch"), Mode("stretch")),
+    (msg("/beatgan/truncation", 0.75), Truncation(0.75)),  # exact in float32
+    (msg("/beatgan/truncation", 1), Truncation(1.0)),
+    (msg("/beatgan/truncation", 0.0), Truncation(None)),  # back to the model's default
     (msg("/beatgan/play"), Play()),
     (msg("/beatgan/play", 1.0), Play(1)),           # REAPER's play toggle
     (msg("/beatgan/play", 0.0), Play(0)),
@@ -95,7 +98,7 @@ def test_tempo_zero_clears():
 
 def test_every_route_is_covered_above():
     assert set(ROUTES) == {"/beatgan/generate", "/beatgan/variation", "/beatgan/morph",
-                           "/beatgan/tempo", "/tempo/raw", "/beatgan/mode", "/beatgan/play",
+                           "/beatgan/tempo", "/tempo/raw", "/beatgan/mode", "/beatgan/truncation", "/beatgan/play",
                            "/beatgan/stop", "/beatgan/slot", "/beatgan/ping", "/beatgan/status"}
 
 
@@ -126,6 +129,11 @@ def test_every_route_is_covered_above():
     (msg("/beatgan/tempo", "fast"), ["bpm", "str"]),
     (msg("/beatgan/mode", "../../x"), ["mode", "beats|repitch|stretch"]),
     (msg("/beatgan/mode", 1), ["mode", "string"]),
+    (msg("/beatgan/truncation"), ["missing truncation"]),
+    (msg("/beatgan/truncation", 3.0), ["truncation", "0.05..2", "0 = the model's default"]),
+    (msg("/beatgan/truncation", -0.5), ["truncation", "0.05..2"]),
+    (msg("/beatgan/truncation", math.nan), ["truncation", "finite"]),
+    (msg("/beatgan/truncation", "low"), ["truncation", "str"]),
     (msg("/beatgan/slot", 12), ["slot", "0..11"]),
     (msg("/beatgan/play", 2), ["state", "0..1"]),
     (msg("/beatgan/play", 1, 1), ["at most 1"]),

@@ -94,6 +94,20 @@ def test_same_seed_same_loop_and_random_seeds_differ(osc):
     assert r1[1][1] != r2[1][1]
 
 
+def test_truncation_changes_the_loops_that_follow_and_0_restores_the_models(osc):
+    plain = check_done(osc.ask("/beatgan/generate", 9, 100.0), seed=9)
+    assert osc.ask("/beatgan/truncation", 0.5) == ("/beatgan/truncation", [0.5])
+    tight = check_done(osc.ask("/beatgan/generate", 9, 100.0), seed=9)
+    varied = check_done(osc.ask("/beatgan/variation", 9, 0.0, 100.0), seed=9)
+    assert osc.ask("/beatgan/truncation", 0.0) == ("/beatgan/truncation", [1.0])  # the card's
+    again = check_done(osc.ask("/beatgan/generate", 9, 100.0), seed=9)
+    a, b, c, d = (sf.read(str(p))[0] for p in (plain, tight, varied, again))
+    assert not np.allclose(a, b, atol=1e-3)  # a tamer take on the same seed
+    assert np.allclose(b, c, atol=1e-4)      # variation 0 of the seed, at the same truncation
+    assert np.array_equal(a, d)
+    assert osc.ask("/beatgan/truncation", 5.0)[0] == "/beatgan/error"
+
+
 def test_variation_and_morph(osc):
     v = check_done(osc.ask("/beatgan/variation", 42, 0.25, 140.0), seed=42, bpm=140.0)
     assert "var025" in v.name
@@ -183,13 +197,14 @@ def test_liblo_oscsend_and_oscdump(daemon, tmp_path):
     try:
         time.sleep(0.5)  # oscdump binds its port
         for args in (["/beatgan/ping", "i", "31"],
+                     ["/beatgan/truncation", "f", "0"],
                      ["/beatgan/generate", "iff", "77", "110.0", "1"],
                      ["/beatgan/generate", "s", "../etc"]):
             subprocess.run(["oscsend", "localhost", str(daemon.port), *args], check=True,
                            timeout=10)
         deadline = time.monotonic() + 20
         out = ""
-        while time.monotonic() < deadline and out.count("\n") < 3:
+        while time.monotonic() < deadline and out.count("\n") < 4:
             time.sleep(0.2)
             if dump.poll() is not None:
                 break
@@ -201,6 +216,7 @@ def test_liblo_oscsend_and_oscdump(daemon, tmp_path):
     lines = [re.sub(r"^[0-9a-f]+\.[0-9a-f]+ ", "", line) for line in out.splitlines()
              if line.strip()]
     assert any(line.startswith("/beatgan/pong i 31") for line in lines), out
+    assert any(line.startswith("/beatgan/truncation f 1.0") for line in lines), out
     done = [line for line in lines if line.startswith("/beatgan/done sifif ")]
     assert done and " 77 110.0" in done[0], out
     path = done[0].split('"')[1]

@@ -137,6 +137,38 @@ def test_ship_measures_the_release_on_seeds_the_checkpoint_pick_never_saw(traine
     assert (out / "evaluation" / "report.md").is_file()
 
 
+def test_ship_rereleases_a_model_folder_with_a_truncation_default(trained, dataset, tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert cli_main(["ship", str(trained["run"] / "checkpoints" / "best.pt"), str(dataset),
+                     "--out", str(first), "--name", "tiny"]) == 0
+    assert cli_main(["ship", str(first), str(dataset), "--out", str(second),
+                     "--truncation", "0.6"]) == 0
+    a = json.loads((first / "model_card.json").read_text())
+    b = json.loads((second / "model_card.json").read_text())
+    assert b["shards"] == a["shards"]                     # the same weights, bit for bit
+    assert b["training"] == a["training"] and a["sampling"] == {}
+    assert b["sampling"] == {"truncation": 0.6} and b["evaluation"]["truncation"] == 0.6
+    raw = b["evaluation"]["untruncated"]
+    assert raw["grid"] == pytest.approx(a["evaluation"]["sets"]["generated"]["grid"])
+    gen = BeatGenerator.load(second, device="cpu")
+    assert gen.truncation == 0.6
+    bars = gen.generate(range(10_000, 10_064))
+    grid = float(onset_grid_score(bars, gen.card.sample_rate, gen.card.tempo_bpm).mean())
+    assert abs(grid - b["evaluation"]["sets"]["generated"]["grid"]) < 0.01
+    report = json.loads((second / "evaluation" / "evaluation.json").read_text())
+    assert report["truncation"] == 0.6
+    assert report["sets"]["generated"]["self_nearest_median"] >= 0
+    readme = (second / "README.md").read_text()
+    assert "| generated, truncation 0.6 |" in readme
+    assert "| generated, no truncation (psi 1) |" in readme
+    assert "psi = 0.6 by default" in readme
+    # shipping it again without --truncation keeps the folder's default
+    assert cli_main(["ship", str(second), str(dataset), "--out", str(second)]) == 0
+    assert json.loads((second / "model_card.json").read_text())["sampling"] == {"truncation": 0.6}
+    assert cli_main(["ship", str(tmp_path / "nothing"), str(dataset), "--out",
+                     str(tmp_path / "x")]) != 0
+
+
 def _train_proc(dataset, run_dir, steps, *extra):
     return subprocess.Popen(
         [*CLI, "train", str(dataset), *TINY, "--steps", str(steps), "--checkpoint-steps", "2",

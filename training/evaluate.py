@@ -26,6 +26,7 @@ import numpy as np
 
 from .metrics import (GRID_TOLERANCE_S, SIMILAR_BELOW, dynamics_db, onset_grid_score, onset_timing,
                       similarity_matrix, spectral_flux)
+from beatgan.generator.latent import check_truncation
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class EvalOptions:
     classifier_seconds: float = 40.0  # training budget when the cache is missing, seconds
     reference_bars: int = 1024        # real training bars whose embeddings are the FD reference
     untrained_seed: int = 0           # torch seed of the random initialisation
+    truncation: float | None = None   # latent truncation psi; None = the model card's default
 
 
 @dataclass
@@ -114,6 +116,14 @@ def frechet_from_stats(mu1, s1, mu2, s2) -> float:
     return max(d, 0.0)
 
 
+def within_set_nearest(bars: np.ndarray) -> np.ndarray:
+    """Per bar: the similarity score to the closest *other* bar of the same set. A low median
+    means the set repeats itself (mode collapse, or truncation pushed too far)."""
+    scores = similarity_matrix(bars, bars)
+    np.fill_diagonal(scores, np.inf)
+    return scores.min(axis=1)
+
+
 def per_bar_figures(bars: np.ndarray, sample_rate: int, tempo_bpm: float,
                     flux: np.ndarray | None = None) -> dict[str, np.ndarray]:
     rms = np.sqrt((np.asarray(bars, np.float64) ** 2).mean(axis=(1, 2)))
@@ -142,6 +152,8 @@ def _summary(per_bar: dict[str, np.ndarray], nearest: np.ndarray, threshold: flo
         "n": int(len(nearest)),
         "similar_fraction": float((nearest <= threshold).mean()) if len(nearest) else None,
         "nearest_score_median": float(np.median(nearest)) if len(nearest) else None,
+        "self_nearest_median": (float(np.median(per_bar["self_nearest_score"]))
+                                if "self_nearest_score" in per_bar else None),
         "grid": float(per_bar["grid"].mean()),
         "dynamics_db": float(per_bar["dynamics_db"].mean()),
         "rms_db": float(20 * np.log10(np.mean(10 ** (per_bar["rms_db"] / 20)) + 1e-12)),
@@ -197,7 +209,7 @@ def untrained_like(gen, seed: int):
 
     torch.manual_seed(seed)
     net = Generator(gen.card.config).to(gen.device).eval().requires_grad_(False)
-    return BeatGenerator(gen.card, net, gen.device, torch.float32, None)
+    return BeatGenerator(gen.card, net, gen.device, torch.float32, None, gen.truncation)
 
 
 def check_compatible(card, meta: dict, dataset_path: Path) -> None:
@@ -226,6 +238,8 @@ def evaluate(model_path: Path, dataset_path: Path, opts: EvalOptions | None = No
     t_start = time.monotonic()
     device = pick_device(opts.device)
     gen = load_model(model_path, device)
+    if opts.truncation is not None:
+        gen.truncation = check_truncation(opts.truncation)
     card = gen.card
     ds = load_dataset(dataset_path, float_audio=False)  # int16: half the memory
     check_compatible(card, ds.meta, Path(dataset_path))
@@ -258,6 +272,7 @@ def evaluate(model_path: Path, dataset_path: Path, opts: EvalOptions | None = No
         nearest = scores.min(axis=1)
         pb = per_bar_figures(bars[name], card.sample_rate, card.tempo_bpm, flux[name])
         pb["nearest_score"] = nearest
+        pb["self_nearest_score"] = within_set_nearest(bars[name])
         pb["nearest_source"] = np.array(
             [ds.meta["sources"][int(ds.source[train_idx[j]])] for j in scores.argmin(axis=1)])
         per_bar[name] = pb
@@ -307,6 +322,7 @@ def evaluate(model_path: Path, dataset_path: Path, opts: EvalOptions | None = No
                     "heldout_sources": int(len(np.unique(ds.source[held_idx]))),
                     "holdout_fraction": opts.holdout_fraction, "holdout_seed": opts.holdout_seed},
         "seeds": [seeds[0], seeds[-1]], "device": device, "untrained_seed": opts.untrained_seed,
+        "truncation": gen.truncation,
         "quality_reference": {"set": ref_set or "training", "grid": ref_grid, "dynamics_db": ref_dyn},
         "classifier": clf_info,
         "seconds": {"generate": round(t_gen - t_start, 2), "similarity": round(t_sim - t_gen, 2),
@@ -391,8 +407,9 @@ def _markdown(fig: dict) -> str:
         f"- Dataset: `{d['path']}`: {d['train_bars']} training bars, {d['heldout_bars']} held-out bars "
         f"from {d['heldout_sources']} source loops (split_by_source({d['holdout_fraction']}, "
         f"seed={d['holdout_seed']}), as `beatgan train` splits).",
-        f"- Generated: seeds {fig['seeds'][0]}..{fig['seeds'][1]} on {fig['device']}; the untrained "
-        f"network is the same config initialised with torch seed {fig['untrained_seed']}.",
+        f"- Generated: seeds {fig['seeds'][0]}..{fig['seeds'][1]} on {fig['device']}, latent "
+        f"truncation {fig.get('truncation', 1.0):g} (1 = none); the untrained network is the same "
+        f"config initialised with torch seed {fig['untrained_seed']}, drawn the same way.",
     ]
     if fig.get("warning"):
         lines.append(f"- **Warning**: {fig['warning']}.")
@@ -401,8 +418,9 @@ def _markdown(fig: dict) -> str:
         "## Figures",
         "",
         f"| set | bars | similar to a training bar (score <= {fig['threshold']}) | median nearest score "
-        "| onset grid | dynamics (dB) | RMS (dBFS) | Fréchet distance | style IS | quality (median) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| within-set nearest score | onset grid | dynamics (dB) | RMS (dBFS) | Fréchet distance "
+        "| style IS | quality (median) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name in SETS:
         if name not in sets:
@@ -410,7 +428,8 @@ def _markdown(fig: dict) -> str:
         s = sets[name]
         lines.append(
             f"| {SET_TITLES[name]} | {s['n']} | {_fmt(s['similar_fraction'], pct=True)} | "
-            f"{_fmt(s['nearest_score_median'])} | {_fmt(s['grid'])} | {_fmt(s['dynamics_db'], '.1f')} | "
+            f"{_fmt(s['nearest_score_median'])} | {_fmt(s.get('self_nearest_median'))} | "
+            f"{_fmt(s['grid'])} | {_fmt(s['dynamics_db'], '.1f')} | "
             f"{_fmt(s['rms_db'], '.1f')} | {_fmt(s.get('frechet'), '.2f')} | "
             f"{_fmt(s.get('style_inception_score'), '.2f')} | {_fmt(s['quality_median'], '.2f')} |")
     q = fig["quality_reference"]
@@ -422,6 +441,9 @@ def _markdown(fig: dict) -> str:
         "sum((A-B)^2)/sum(A^2) to the closest training bar is at most the threshold (the seed "
         "notebook reported 30-40 % for its model). Lower is more novel; 0 % with a poor onset grid "
         "means noise, not novelty.",
+        "- **within-set nearest score**: median over the set's bars of the similarity score to "
+        "the closest other bar of the same set; lower means the set repeats itself (real bars "
+        "share patterns and kits, so they score low too; compare with the real row).",
         "- **onset grid**: share of spectral-flux (onset) energy within 15 ms of a sixteenth-note "
         "line at the model tempo; white noise scores about 0.25.",
         "- **dynamics**: 95th minus 10th percentile of 256-sample frame energy, in dB; hits over "

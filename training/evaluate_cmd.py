@@ -14,6 +14,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="first latent seed; bar i uses seed+i (default 0)")
     p.add_argument("--out", type=Path, default=Path("evaluation"),
                    help="folder for report.md, evaluation.json, PNGs and WAVs (default: evaluation)")
+    p.add_argument("--truncation", type=float, default=None, metavar="PSI",
+                   help="latent truncation psi, 0.05-2 (1 = none; default: the model card's)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ... (default auto)")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--no-classifier", action="store_true",
@@ -37,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     opts = EvalOptions(n=args.n, first_seed=args.seed, device=args.device,
                        classifier=not args.no_classifier,
                        retrain_classifier=args.retrain_classifier,
-                       classifier_seconds=args.classifier_seconds)
+                       classifier_seconds=args.classifier_seconds, truncation=args.truncation)
     result = evaluate(args.model, args.dataset, opts)
     report = write_report(result, args.out)
     sets = result.figures["sets"]
