@@ -260,6 +260,11 @@ def test_evaluate_cli_writes_report_json_pictures_and_wavs(model, dataset, tmp_p
         assert f"({row['wav']})" in report
     best, worst = fig["best_worst"][0], fig["best_worst"][-1]
     assert best["quality"] >= worst["quality"]
+    # Again into the same folder, other seeds: only the new report's WAVs are left.
+    assert cli_main(["evaluate", str(model), str(dataset), "--n", "6", "--out", str(out),
+                     "--device", "cpu", "--seed", "500", "--no-classifier"]) == 0
+    again = json.loads((out / "evaluation.json").read_text())
+    assert sorted(p.name for p in out.glob("*.wav")) == sorted(r["wav"] for r in again["best_worst"])
 
 
 def test_generated_copies_of_training_bars_count_as_similar(dataset, model):

@@ -57,3 +57,21 @@ def test_shipped_model_reproduces_its_figures_and_beats_the_untrained_network():
     assert grid >= grid_bar > u_grid
     assert dyn >= 20.0 > u_dyn
     assert np.isfinite(bars).all() and np.abs(bars).max() <= 1.0
+
+
+def test_card_states_the_sampling_it_was_measured_with_and_the_raw_figures():
+    """The card's figures are for bars drawn the way the card says (its truncation); when that is
+    not psi 1, the raw network's figures are on the card too, and they come back as well."""
+    gen = BeatGenerator.load(None, device="cpu")
+    ev = gen.card.evaluation
+    assert ev.get("truncation", 1.0) == gen.truncation == gen.card.truncation
+    if gen.truncation == 1.0:
+        return
+    raw = ev["untruncated"]
+    seeds = list(range(ev["first_seed"], ev["first_seed"] + ev["n_bars"]))
+    bars = gen.generate(seeds, truncation=1.0)
+    sr, bpm = gen.card.sample_rate, gen.card.tempo_bpm
+    assert abs(float(onset_grid_score(bars, sr, bpm).mean()) - raw["grid"]) < 0.01
+    assert abs(float(dynamics_db(bars).mean()) - raw["dynamics_db"]) < 0.5
+    readme = (DEFAULT_MODEL_DIR / "README.md").read_text()
+    assert f"truncation {gen.truncation:g}" in readme and "no truncation (psi 1)" in readme

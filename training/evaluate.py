@@ -364,6 +364,8 @@ def write_report(result: EvalResult, out_dir: Path, n_pictures: int = 4) -> Path
         onset_timing_png(fig["onset_timing"], out_dir / "onset_timing.png",
                          labels=SET_TITLES, tolerance_ms=1000 * GRID_TOLERANCE_S)
         pictures.append("onset_timing.png")
+    for old in [*out_dir.glob("best_*_seed*.wav"), *out_dir.glob("worst_*_seed*.wav")]:
+        old.unlink()  # an earlier report's bars: the new report.md would not link them
     rows = []
     for label, idx in (("best", best), ("worst", worst)):
         for rank, i in enumerate(idx, 1):
