@@ -86,7 +86,8 @@ def test_pd_round_trip_with_the_real_daemon(tiny_model, tmp_path):
         proc = subprocess.Popen(
             [pd(), "-nogui", "-nosound", "-nomidi", "-path", str(PATCH.parent), "-open",
              str(harness), "-send",
-             "beatgan ping; beatgan mode repitch; beatgan generate 42 120 1; beatgan tempo 400"],
+             "beatgan ping; beatgan truncation 0.5; beatgan mode repitch; beatgan generate 42 120 1; "
+             "beatgan tempo 400"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         lines: "queue.Queue[str]" = queue.Queue()
         seen: list[str] = []
@@ -111,6 +112,7 @@ def test_pd_round_trip_with_the_real_daemon(tiny_model, tmp_path):
                 proc.kill()
                 proc.wait(timeout=5)
     assert "beatgan-pong: bang" in seen
+    assert "beatgan-other: truncation 0.5" in seen, seen  # the daemon's answer to Pd's float
     # the out-of-range tempo came back as an error Pd shows
     assert any(l.startswith("beatgan-error: /beatgan/tempo") for l in seen), seen
     path, seed, bpm, bars, latency = done[len("beatgan-done: "):].rsplit(" ", 4)
