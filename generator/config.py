@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field, fields
 from .musical_time import frames
 
 LATENT_DIM = 100  # the paper's z ~ U(-1, 1)^100
+ARCHS = ("wavegan", "bar", "drum-machine")
 
 
 class StrictDict:
@@ -42,7 +43,8 @@ class GeneratorConfig(StrictDict):
 
     _tuples = ("strides",)
 
-    arch: str = "wavegan"            # "wavegan" (paper, fixed slices) or "bar" (bar-aligned strides)
+    arch: str = "wavegan"            # "wavegan" (paper, fixed slices), "bar" (bar-aligned strides)
+                                     # or "drum-machine" (voices placed by a pattern: drum_machine.py)
     channels: int = 2                # audio channels; BeatGAN is stereo
     model_size: int = 64             # the paper's d
     slice_samples: int = 32768       # generator output length in samples
@@ -58,10 +60,15 @@ class GeneratorConfig(StrictDict):
                                      # official code's --wavegan_genr_pp uses 512)
     envelope: bool = False           # G's output = tanh(carrier) * a learned amplitude envelope
     strides: tuple[int, ...] = field(default=())  # filled in by __post_init__
+    # drum-machine only (the WaveGAN archs ignore them):
+    voices: int = 8                  # drum voices per bar
+    steps: int = 16                  # pattern steps per bar (sixteenth notes)
+    bands: int = 16                  # noise bands per voice, log-spaced 40 Hz .. Nyquist
+    oneshot_samples: int = 8192      # length of one voice's hit, samples (0.56 s at 14.7 kHz)
 
     def __post_init__(self) -> None:
-        if self.arch not in ("wavegan", "bar"):
-            raise ValueError(f"arch must be 'wavegan' or 'bar', got {self.arch!r}")
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
         if self.upsample not in ("zeros", "nn"):
             raise ValueError(f"upsample must be 'zeros' or 'nn', got {self.upsample!r}")
         if self.channels < 1 or self.model_size < 1:
@@ -70,6 +77,15 @@ class GeneratorConfig(StrictDict):
             raise ValueError(f"post_filter must be >= 0 taps, got {self.post_filter}")
         if self.arch == "wavegan":
             strides = _paper_strides(self.slice_samples)
+        elif self.arch == "drum-machine":
+            strides = ()
+            if self.slice_samples != self.bar_samples:
+                object.__setattr__(self, "slice_samples", self.bar_samples)
+            if min(self.voices, self.steps, self.bands, self.oneshot_samples) < 1:
+                raise ValueError("voices, steps, bands and oneshot_samples must be >= 1")
+            if self.oneshot_samples > self.bar_samples:
+                raise ValueError(f"a hit of {self.oneshot_samples} samples is longer than the bar "
+                                 f"({self.bar_samples})")
         else:
             strides = bar_strides(self.bar_samples)
             if self.slice_samples != self.bar_samples:
@@ -90,7 +106,9 @@ class GeneratorConfig(StrictDict):
 
     @property
     def positions(self) -> int:
-        """Length of the dense layer's output, in time steps (16 in every config)."""
+        """Length of the dense layer's output, in time steps (16 in every WaveGAN config)."""
+        if self.arch == "drum-machine":
+            return self.steps
         n = self.slice_samples
         for s in self.strides:
             n //= s
@@ -148,6 +166,9 @@ NAMED_CONFIGS: dict[str, GeneratorConfig] = {
     "wavegan-65536": GeneratorConfig(slice_samples=65536),
     # Bar-aligned: 16 latent positions = 16 sixteenths, output exactly one bar.
     "beatgan-bar": GeneratorConfig(arch="bar", model_size=16, slice_samples=28224),
+    # Voices placed by a pattern (drum_machine.py): d sets the width of its MLP (32 d).
+    "drum-machine": GeneratorConfig(arch="drum-machine", model_size=16, slice_samples=28224,
+                                    latent_dim=64),
 }
 
 

@@ -20,7 +20,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .card import CARD_FILE, INDEX_FILE, ModelCard, atomic_write_text
-from .wavegan import Generator
+from .networks import build_generator
 
 MAX_SHARD_BYTES = 15 * 1024 * 1024
 # safetensors adds a JSON header per file; keep room for it under the limit.
@@ -74,7 +74,7 @@ def _split_large(tensors: dict[str, torch.Tensor], limit: int) -> tuple[dict, di
     return out, parts
 
 
-def save_model(generator: Generator, card: ModelCard, folder: str | Path,
+def save_model(generator: torch.nn.Module, card: ModelCard, folder: str | Path,
                max_shard_bytes: int = MAX_SHARD_BYTES) -> Path:
     """Write fp16 shards, the index and the card (with the shards' sha256) into `folder`."""
     folder = Path(folder)
@@ -152,9 +152,9 @@ def load_state(folder: str | Path) -> tuple[ModelCard, dict[str, torch.Tensor]]:
 
 
 def load_generator(folder: str | Path, device: str | torch.device = "cpu",
-                   dtype: torch.dtype = torch.float32) -> tuple[ModelCard, Generator]:
+                   dtype: torch.dtype = torch.float32) -> tuple[ModelCard, torch.nn.Module]:
     card, state = load_state(folder)
-    net = Generator(card.config)
+    net = build_generator(card.config)
     expected = net.state_dict()
     problems = []
     for k, v in expected.items():

@@ -6,7 +6,7 @@ import torch
 
 from beatgan.generator import ModelCard, named_config
 from beatgan.generator.engine import BeatGenerator
-from beatgan.generator.wavegan import Generator
+from beatgan.generator.networks import build_generator
 from beatgan.generator.weights import save_model
 
 torch.set_num_threads(2)
@@ -18,7 +18,7 @@ def make_tiny_model(folder, name="beatgan-bar", seed=0, **overrides):
     cfg = named_config(name, **{"model_size": 4, **overrides})
     card = ModelCard(config=cfg, name=f"tiny-{name}",
                      training={"data": "none (random init for tests)", "steps": 0})
-    save_model(Generator(cfg), card, folder)
+    save_model(build_generator(cfg), card, folder)
     return folder
 
 

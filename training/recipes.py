@@ -14,6 +14,8 @@ class TrainConfig(StrictDict):
     _kind = "training config"
     _tuples = ("betas",)
 
+    method: str = "gan"               # "gan" (critics) or "vae" (analysis-by-synthesis:
+                                      # drum-machine family only, see vae_trainer.py)
     model: str = "wavegan"            # named generator config (beatgan.generator.NAMED_CONFIGS)
     model_size: int = 64              # d
     upsample: str = "zeros"           # "zeros" (transposed conv, paper) or "nn"
@@ -40,6 +42,8 @@ class TrainConfig(StrictDict):
                                       # before the critics see them (see augment.py)
     critic_warmup_steps: int = 0      # critic-only steps before the first generator step (for
                                       # fine-tuning a trained generator against a fresh critic)
+    kl_weight: float = 0.01           # vae: weight of the KL term against the STFT distance
+    kl_warmup_steps: int = 0          # vae: the KL weight ramps up linearly over these steps
     phase_shuffle: int = 2            # samples
     autocast_bf16: bool = False       # bf16 autocast (GPU)
     compile: bool = False             # torch.compile the networks
@@ -78,6 +82,10 @@ RECIPES: dict[str, TrainConfig] = {
                                stft_critic=True, minibatch_std=True),
     # GPU: the paper recipe with bf16 autocast and torch.compile.
     "paper-fast": TrainConfig(autocast_bf16=True, compile=True),
+    # The drum machine trained by analysis-by-synthesis (vae_trainer.py): no critic, no collapse.
+    "dm-vae": TrainConfig(method="vae", model="drum-machine", model_size=16, batch_size=16,
+                          lr_g=5e-4, lr_d=0.0, betas=(0.9, 0.999), kl_weight=0.01,
+                          kl_warmup_steps=500),
 }
 
 

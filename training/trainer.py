@@ -362,7 +362,11 @@ def run_training(cfg: TrainConfig, data: np.ndarray, meta: dict, opts: RunOption
         torch.set_num_threads(opts.threads)
     run_dir = Path(opts.run_dir)
     ckpt_dir = run_dir / "checkpoints"
-    trainer = Trainer(cfg, data, meta, opts)
+    if cfg.method == "vae":
+        from .vae_trainer import VAETrainer
+        trainer = VAETrainer(cfg, data, meta, opts)
+    else:
+        trainer = Trainer(cfg, data, meta, opts)
     if init_from is not None and not resume:
         trainer.init_generator(*init_from)  # before anything is written: a mismatch leaves no run
         log(f"generator initialised from {init_from[2].get('path')}")
@@ -466,9 +470,10 @@ def generator_from_checkpoint(ckpt: dict, which: str = "ema"):
     """(config, generator, state key) from a checkpoint: its EMA generator when asked for and
     present, else the raw one."""
     from beatgan.generator import GeneratorConfig
+    from beatgan.generator.networks import build_generator
     gcfg = GeneratorConfig.from_dict(ckpt["model_config"])
     key = "G_ema" if which == "ema" and ckpt.get("G_ema") is not None else "G"
-    net = Generator(gcfg)
+    net = build_generator(gcfg)
     net.load_state_dict(ckpt[key])
     return gcfg, net, key
 

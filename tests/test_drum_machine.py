@@ -1,0 +1,153 @@
+"""The drum-machine family: hits land where the pattern puts them, to the sample; the parts sum to
+the bar; the weights format and the engine carry it; analysis-by-synthesis training really trains
+and resumes (at toy size, through the real CLI)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from beatgan.bridge.cli import main as cli_main
+from beatgan.generator import named_config
+from beatgan.generator.drum_machine import DrumMachine, noise_tables
+from beatgan.generator.engine import BeatGenerator
+from beatgan.generator.latent import seed_latent
+from beatgan.training.spectral_loss import multi_resolution_stft_loss
+
+from conftest import make_tiny_model
+from train_support import make_kit_dataset
+
+
+def tiny_cfg(**kw):
+    return named_config("drum-machine", **{"model_size": 1, **kw})
+
+
+def one_hit_params(net: DrumMachine, step: int, offset: float = 0.0, voice: int = 0):
+    """Hand-set parameters: one voice, one hit at `step` (+ offset samples), a long bright decay."""
+    cfg = net.cfg
+    p = net.parameters_for(torch.zeros(1, cfg.latent_dim))
+    p = {k: v.detach().clone() for k, v in p.items()}
+    p["velocity"].zero_()
+    p["velocity"][0, voice, step] = 1.0
+    p["offset_samples"].zero_()
+    p["offset_samples"][0, step] = offset
+    p["band_gain"].fill_(1.0)
+    p["band_decay_s"].fill_(0.3)
+    return p
+
+
+def test_config_is_exactly_one_bar_and_checks_its_fields():
+    cfg = named_config("drum-machine")
+    assert cfg.slice_samples == cfg.bar_samples == 28224 and cfg.positions == 16
+    with pytest.raises(ValueError, match="longer than the bar"):
+        named_config("drum-machine", oneshot_samples=40000)
+    with pytest.raises(ValueError, match=">= 1"):
+        named_config("drum-machine", voices=0)
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_forward_shape_and_determinism(channels):
+    torch.manual_seed(0)
+    net = DrumMachine(tiny_cfg(channels=channels)).eval()
+    u = torch.rand(3, net.cfg.latent_dim) * 2 - 1
+    a, b = net(u), net(u)
+    assert a.shape == (3, channels, net.cfg.bar_samples)
+    assert torch.equal(a, b)
+    assert torch.isfinite(a).all()
+    # Different latents, different bars.
+    assert (a[0] - a[1]).abs().max() > 1e-4
+
+
+@pytest.mark.parametrize("step", [0, 5, 15])
+def test_a_hit_lands_on_its_step_to_the_sample_and_wraps(step):
+    torch.manual_seed(0)
+    net = DrumMachine(tiny_cfg(channels=1)).eval()
+    p = one_hit_params(net, step)
+    hit = net.hits(p)[0, 0]                                   # (L,)
+    spec = torch.fft.rfft(hit, n=net.cfg.bar_samples) * net.pulse_spectra(p)[0, 0]
+    bar = torch.fft.irfft(spec, n=net.cfg.bar_samples)
+    n, start = net.cfg.bar_samples, step * net.cfg.bar_samples // net.cfg.steps
+    expected = torch.zeros(n)
+    idx = (start + torch.arange(len(hit))) % n               # the tail rings into the bar start
+    expected.index_add_(0, idx, hit)
+    assert torch.allclose(bar, expected, atol=2e-4 * float(hit.abs().max()))
+    assert int(bar.abs().argmax()) == int((start + hit.abs().argmax()) % n)
+
+
+def test_micro_timing_moves_a_hit_by_its_offset():
+    torch.manual_seed(0)
+    net = DrumMachine(tiny_cfg(channels=1)).eval()
+    bars = []
+    for offset in (0.0, 100.0):
+        p = one_hit_params(net, 4, offset)
+        spec = torch.fft.rfft(net.hits(p), n=net.cfg.bar_samples) * net.pulse_spectra(p)
+        bars.append(torch.fft.irfft(spec, n=net.cfg.bar_samples)[0, 0])
+    assert torch.allclose(torch.roll(bars[0], 100), bars[1], atol=1e-4 * float(bars[0].abs().max()))
+
+
+def test_stems_sum_to_the_bar():
+    torch.manual_seed(1)
+    net = DrumMachine(tiny_cfg()).eval()
+    z = net.gaussian_latent(torch.rand(2, net.cfg.latent_dim) * 2 - 1)
+    voices, floor = net.stems(z)
+    assert voices.shape == (2, net.cfg.voices, 2, net.cfg.bar_samples)
+    assert torch.allclose(voices.sum(1) + floor, net.decode(z), atol=1e-5)
+
+
+def test_noise_tables_are_band_limited_unit_rms_and_fixed():
+    t = noise_tables(4, 4096, 14700)
+    assert torch.equal(t, noise_tables(4, 4096, 14700))
+    assert torch.allclose(t.pow(2).mean(1), torch.ones(4), atol=1e-4)
+    spec = torch.fft.rfft(t.double()).abs()
+    peak_bins = spec.argmax(dim=1)
+    assert torch.all(peak_bins[1:] > peak_bins[:-1])          # each band sits above the last
+
+
+def test_weights_format_and_engine_carry_the_drum_machine(tmp_path):
+    folder = make_tiny_model(tmp_path / "dm", name="drum-machine", model_size=1)
+    gen = BeatGenerator.load(folder, device="cpu")
+    assert gen.card.config.arch == "drum-machine"
+    bars = gen.generate([3, 4])
+    assert bars.shape == (2, 2, 28224)
+    again = BeatGenerator.load(folder, device="cpu").generate([3, 4])
+    assert np.array_equal(bars, again)                        # noise tables travel in the weights
+
+
+def test_stft_loss_is_zero_for_equal_bars_and_grows_with_difference():
+    torch.manual_seed(0)
+    x = torch.randn(2, 2, 8192) * 0.1
+    same = multi_resolution_stft_loss(x, x)
+    assert float(same["sc"]) == 0.0 and float(same["logmag"]) == 0.0
+    near = multi_resolution_stft_loss(x + 0.01 * torch.randn_like(x), x)
+    far = multi_resolution_stft_loss(torch.randn_like(x) * 0.1, x)
+    assert 0 < float(near["sc"]) < float(far["sc"])
+
+
+@pytest.fixture(scope="module")
+def kit_dataset(tmp_path_factory):
+    return make_kit_dataset(tmp_path_factory.mktemp("dmkit"), loops=8, slice_samples=28224)
+
+
+VAE_TINY = ["--recipe", "dm-vae", "--model-size", "1", "--batch-size", "4", "--threads", "1",
+            "--no-progress"]
+
+
+def test_vae_training_reduces_reconstruction_loss_and_resumes(kit_dataset, tmp_path):
+    run = tmp_path / "run"
+    assert cli_main(["train", str(kit_dataset), *VAE_TINY, "--steps", "60", "--lr-g", "1e-3",
+                     "--checkpoint-steps", "5", "--sample-every", "1000", "--run-dir", str(run)]) == 0
+    hist = torch.load(run / "checkpoints" / "last.pt", weights_only=False)["history"]
+    first, last = hist[0], hist[-1]
+    assert last["step"] == 60
+    assert last["val_rec"] < 0.9 * first["val_rec"], (first["val_rec"], last["val_rec"])
+    # A second session continues the same run instead of restarting it.
+    assert cli_main(["train", str(kit_dataset), *VAE_TINY, "--steps", "70", "--lr-g", "1e-3",
+                     "--checkpoint-steps", "5", "--sample-every", "1000", "--run-dir", str(run),
+                     "--resume", "--export", str(tmp_path / "model")]) == 0
+    ckpt = torch.load(run / "checkpoints" / "last.pt", weights_only=False)
+    assert ckpt["step"] == 70 and ckpt["history"][0]["step"] == first["step"]
+    gen = BeatGenerator.load(tmp_path / "model", device="cpu")
+    bars = gen.generate([0, 1])
+    assert bars.shape == (2, 2, 28224) and np.isfinite(bars).all()
+    # The exported prior is the fitted one, not the identity it starts as.
+    assert not torch.equal(gen.net.prior_chol, torch.eye(gen.card.config.latent_dim))
