@@ -4,7 +4,7 @@
         --seed 10000 --out docs/img/onset_timing.png
 
 Each model is measured as `beatgan evaluate` measures it (same seeds, same held-out bars; the
-classifier is skipped). Prints, per set, the onset grid score and the share of onset flux that
+judge is skipped). Prints, per set, the onset grid score and the share of onset flux that
 lands early (before -15 ms), on the grid (+-15 ms) and late (after +15 ms).
 """
 from __future__ import annotations
@@ -39,7 +39,7 @@ def main() -> None:
     for item in args.models.split(","):
         name, path = item.split("=", 1)
         res = evaluate(Path(path), args.dataset,
-                       EvalOptions(n=args.n, first_seed=args.seed, device="cpu", classifier=False))
+                       EvalOptions(n=args.n, first_seed=args.seed, device="cpu", judge=False))
         t = res.figures["onset_timing"]
         timing["edges_ms"] = t["edges_ms"]
         if "real_heldout" in t["share"] and "real, held-out" not in timing["share"]:

@@ -19,7 +19,8 @@ from pathlib import Path
 
 FIGURES = (("grid", "onset grid", ".3f"), ("dynamics_db", "dynamics dB", ".1f"),
            ("frechet", "Fréchet distance", ".0f"), ("self_nearest_median", "within-set nearest", ".3f"),
-           ("similar_fraction", "similar", ".0%"), ("style_inception_score", "style IS", ".2f"))
+           ("similar_fraction", "similar", ".0%"), ("precision", "precision", ".2f"),
+           ("recall", "recall", ".2f"))
 
 
 def sweep(model: Path, dataset: Path, psis: list[float], first_seed: int, n: int) -> dict[float, dict]:
@@ -38,7 +39,7 @@ def best_psi(results: dict[float, dict]) -> float:
     scored = {p: r["generated"].get("frechet") for p, r in results.items()}
     scored = {p: f for p, f in scored.items() if f is not None}
     if not scored:
-        raise SystemExit("no Fréchet distances (classifier unavailable): cannot pick a psi")
+        raise SystemExit("no Fréchet distances (judge skipped): cannot pick a psi")
     return min(scored, key=scored.get)
 
 

@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ship": ("beatgan.training.ship_cmd", "release a checkpoint: export, evaluate, card figures, README"),
     "export": ("beatgan.training.export_cmd", "export a training checkpoint as shipped weights"),
     "evaluate": ("beatgan.training.evaluate_cmd", "measure a model against its dataset: novelty, onsets, Fréchet distance"),
+    "judge": ("beatgan.training.judge_cmd", "build, verify or show the fixed quality judge evaluate uses"),
 }
 
 

@@ -1,9 +1,9 @@
-"""`beatgan evaluate`: the similarity score, the Fréchet distance, the drum-loop classifier and its
-cache, bar ranking, the report, and the errors a user can fix."""
+"""`beatgan evaluate`: the similarity score, the Fréchet distance, the judge's rows (generated, real
+held-out, white noise, untrained, --compare folders) and verdict, bar ranking, the report, and the
+errors a user can fix."""
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -11,8 +11,6 @@ import soundfile as sf
 from conftest import make_tiny_model
 
 from beatgan.bridge.cli import main as cli_main
-from beatgan.generator.weights import sha256_file
-from beatgan.training import classifier as clf_mod
 from beatgan.training.dataset import load_dataset, save_dataset
 from beatgan.training.evaluate import (EvalOptions, bar_quality, evaluate, frechet_distance,
                                        frechet_from_stats, per_bar_figures, similarity_scores)
@@ -171,58 +169,6 @@ def test_bar_quality_ranks_drum_bars_above_noise_and_silence():
     assert q[:2].min() > 0.8 and q[2:].max() < 0.2
 
 
-def test_inception_score_bounds():
-    assert clf_mod.inception_score(np.eye(4)) == pytest.approx(4.0)       # confident, all classes
-    assert clf_mod.inception_score(np.tile([1, 0, 0, 0], (8, 1))) == pytest.approx(1.0)
-    assert clf_mod.inception_score(np.full((8, 4), 0.25)) == pytest.approx(1.0)
-
-
-def test_spread_subset_covers_sources_before_repeating():
-    groups = np.repeat(np.arange(10), 5)
-    pick = clf_mod.spread_subset(groups, 10, np.random.default_rng(0))
-    assert len(pick) == 10 and len(set(groups[pick])) == 10
-    assert len(clf_mod.spread_subset(groups, 100, np.random.default_rng(0))) == 50
-
-
-# ---- classifier --------------------------------------------------------------------------------
-def test_classifier_learns_style_and_kit_and_is_cached_by_dataset_hash(dataset, tmp_path):
-    ds = load_dataset(dataset, float_audio=False)
-    train_idx, held_idx = ds.split_by_source(0.1, seed=0)
-    clf = clf_mod.classifier_for_dataset(ds, train_idx, held_idx, BAR, max_seconds=600)
-    assert clf.info["cached"] is False and clf.info["heads"] == {"style": 4, "kit": 2}
-    # Rhythm and pitch are plain in these bars: a working classifier gets nearly all right
-    # (chance: 25 % style, 50 % kit).
-    assert clf.info["train_accuracy"]["style"] >= 0.9 and clf.info["train_accuracy"]["kit"] >= 0.9
-    cache = dataset.parent / f"drums.npz.classifier-{sha256_file(dataset)[:16]}.pt"
-    assert clf.info["cache"] == str(cache) and cache.is_file()
-
-    bars = clf_mod._bars(ds.audio[:6], BAR)
-    again = clf_mod.classifier_for_dataset(ds, train_idx, held_idx, BAR)
-    assert again.info["cached"] is True
-    np.testing.assert_allclose(again.embed(bars), clf.embed(bars), rtol=1e-5, atol=1e-6)
-    assert clf.embed(bars).shape == (6, 64)
-
-    # Another dataset file (other bytes) gets its own classifier; the first cache stays.
-    other = make_dataset(tmp_path / "drums.npz", variations=3)
-    ds2 = load_dataset(other, float_audio=False)
-    tr2, he2 = ds2.split_by_source(0.1, seed=0)
-    third = clf_mod.classifier_for_dataset(ds2, tr2, he2, BAR, steps=4)
-    assert third.info["cached"] is False and third.info["cache"] != str(cache) and cache.is_file()
-
-    # A damaged cache is retrained, not fatal.
-    cache.write_bytes(b"not a checkpoint")
-    fourth = clf_mod.classifier_for_dataset(ds, train_idx, held_idx, BAR, steps=4)
-    assert fourth.info["cached"] is False and cache.stat().st_size > 1000
-    clf_mod.save_classifier(clf, cache)  # the later tests evaluate with the well-trained one
-
-
-def test_classifier_needs_labels(tmp_path):
-    with pytest.raises(clf_mod.ClassifierUnavailable, match="no style or kit labels"):
-        clf_mod.train_classifier(np.zeros((4, 2, BAR), np.float32),
-                                 {"style": np.full(4, -1), "kit": np.zeros(4, int)},
-                                 {"style": [], "kit": ["a"]}, SR, BAR)
-
-
 # ---- evaluate end to end -----------------------------------------------------------------------
 def test_evaluate_cli_writes_report_json_pictures_and_wavs(model, dataset, tmp_path, capsys):
     out = tmp_path / "report"
@@ -235,7 +181,8 @@ def test_evaluate_cli_writes_report_json_pictures_and_wavs(model, dataset, tmp_p
     assert sets["generated"]["n"] == 6 and sets["untrained"]["n"] == 6
     assert fig["seeds"] == [10, 15]
     held = fig["dataset"]["heldout_sources"]
-    assert held == round(0.1 * 32) and sets["real_heldout"]["n"] == min(6, 2 * held)
+    # One bar per held-out source loop: noisy copies of one bar would be each other's neighbours.
+    assert held == round(0.1 * 32) and sets["real_heldout"]["n"] == min(6, held)
     # Real drum bars look like drums; an untrained network does not.
     assert sets["real_heldout"]["grid"] > sets["untrained"]["grid"] + 0.1
     assert sets["real_heldout"]["dynamics_db"] > sets["untrained"]["dynamics_db"] + 20
@@ -243,15 +190,32 @@ def test_evaluate_cli_writes_report_json_pictures_and_wavs(model, dataset, tmp_p
     assert sets["real_heldout"]["quality_median"] == pytest.approx(1.0, abs=0.25)
     # The generated bars are this model's, not the untrained network's.
     assert fig["per_bar"]["generated"]["rms_db"] != fig["per_bar"]["untrained"]["rms_db"]
+    # The judge's rows and verdict: white noise next to the model's sets, targets per set.
+    noise = fig["other_sets"]["noise"]
+    assert noise["n"] == sets["real_heldout"]["n"] and noise["precision"] is None  # 3 bars: no k-NN
+    for row in (*sets.values(), noise):
+        assert {"frechet", "precision", "recall", "artefact_db", "artefact_hz", "targets"} <= set(row)
+        assert set(row["targets"]["targets"]) == {"frechet", "precision", "recall", "artefact_db",
+                                                  "self_nearest", "similar_fraction"}
+    assert fig["meets_targets"] is sets["generated"]["targets"]["meets_targets"] is False
+    assert fig["targets"] == sets["generated"]["targets"]["targets"]
+    assert sets["real_heldout"]["frechet"] < noise["frechet"]
+    assert fig["judge"]["sha256"] and fig["judge"]["reference_bars"] == 29  # one per training loop
+    assert "meets_targets: false" in printed and "white noise" in printed
     report = (out / "report.md").read_text()
     for needle in ("| generated | 6 |", "| real, held-out |", "| untrained network | 6 |",
-                   "Fréchet distance", "![best_worst.png](best_worst.png)", "## Classifier"):
+                   "| white noise |", "Fréchet distance", "![best_worst.png](best_worst.png)",
+                   "## The judge", "**meets_targets: false**", "## Descriptions (not targets)",
+                   "![generated_16.png](generated_16.png) | ![real_16.png](real_16.png)"):
         assert needle in report
+    emb = np.load(out / "judge_embeddings.npz")
+    assert emb["reference"].shape == (29, 128) and emb["generated"].shape == (6, 128)
     assert "![onset_timing.png](onset_timing.png)" in report
     timing = fig["onset_timing"]
     assert len(timing["edges_ms"]) == 25 and timing["edges_ms"][0] == pytest.approx(-60.0)
     assert set(timing["share"]) == set(sets)
-    for png in ("best_worst.png", "real_heldout.png", "onset_timing.png"):
+    for png in ("best_worst.png", "real_heldout.png", "onset_timing.png", "generated_16.png",
+                "real_16.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG"
     assert len(fig["best_worst"]) == 6
     for row in fig["best_worst"]:
@@ -262,7 +226,7 @@ def test_evaluate_cli_writes_report_json_pictures_and_wavs(model, dataset, tmp_p
     assert best["quality"] >= worst["quality"]
     # Again into the same folder, other seeds: only the new report's WAVs are left.
     assert cli_main(["evaluate", str(model), str(dataset), "--n", "6", "--out", str(out),
-                     "--device", "cpu", "--seed", "500", "--no-classifier"]) == 0
+                     "--device", "cpu", "--seed", "500", "--no-judge"]) == 0
     again = json.loads((out / "evaluation.json").read_text())
     assert sorted(p.name for p in out.glob("*.wav")) == sorted(r["wav"] for r in again["best_worst"])
 
@@ -270,14 +234,14 @@ def test_evaluate_cli_writes_report_json_pictures_and_wavs(model, dataset, tmp_p
 def test_generated_copies_of_training_bars_count_as_similar(dataset, model):
     """The headline figure reacts to memorisation: a 'model' that replays training bars scores
     100 % similar, while real held-out loops from the same kits score below that."""
-    result = evaluate(model, dataset, EvalOptions(n=4, device="cpu", classifier=False))
+    result = evaluate(model, dataset, EvalOptions(n=4, device="cpu", judge=False))
     ds = load_dataset(dataset)
     train_idx, _ = ds.split_by_source(0.1, seed=0)
     copies = ds.audio[train_idx[:4]] * 0.98  # score 0.0004 against their originals
     scores = similarity_scores(copies, ds.audio[train_idx])
     assert (scores.min(axis=1) <= result.figures["threshold"]).all()
     assert result.figures["sets"]["untrained"]["similar_fraction"] == 0.0
-    assert result.figures["classifier"] is None
+    assert result.figures["judge"] is None and result.figures["meets_targets"] is None
 
 
 def test_evaluate_rejects_a_dataset_of_another_rate(model, tmp_path, capsys):
@@ -299,10 +263,37 @@ def test_evaluate_usage_errors(model, dataset, tmp_path, capsys, what):
     assert {"model": "no_model", "dataset": "no.npz", "n": "--n"}[what] in err
 
 
-def test_classifier_cache_falls_back_to_the_user_cache_when_the_folder_is_read_only(tmp_path, monkeypatch):
-    folder = tmp_path / "ro"
+def test_compare_judges_a_folder_of_wavs_at_their_own_tempo(model, dataset, tmp_path, capsys):
+    """--compare NAME=DIR: each file's first bar at its tempo (name, or --compare-bpm), fitted to
+    the model bar, in the same table; a file with no tempo is skipped with a warning."""
+    import soxr
+    ds = load_dataset(dataset)
+    train_idx, _ = ds.split_by_source(0.1, seed=0)
+    _, first = np.unique(ds.source[train_idx], return_index=True)
+    folder = tmp_path / "mine"
     folder.mkdir()
-    monkeypatch.setattr(os, "access", lambda p, mode: False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    path = clf_mod.cache_path(folder / "d.npz", "ab" * 32)
-    assert path.parent == tmp_path / "cache" / "beatgan" / "classifiers"
+    for i, j in enumerate(train_idx[np.sort(first)][:5]):   # five training loops
+        bar = ds.audio[j][..., :BAR]                          # 125 bpm at 14.7 kHz
+        # The same bar played at 120 bpm and written at 44.1 kHz, two bars long.
+        slow = soxr.resample(np.tile(bar, 2).T, SR, 44100 * 125 / 120)
+        sf.write(folder / f"loop{i}_120bpm.wav", slow, 44100)
+    sf.write(folder / "mystery.wav", ds.audio[0].T, SR)         # no tempo anywhere
+    out = tmp_path / "report"
+    assert cli_main(["evaluate", str(model), str(dataset), "--n", "4", "--out", str(out),
+                     "--device", "cpu", "--compare", f"mine={folder}"]) == 0
+    fig = json.loads((out / "evaluation.json").read_text())
+    row = fig["other_sets"]["compare:mine"]
+    assert row["n"] == 5 and row["precision"] is not None and "targets" in row
+    assert fig["compare"] == {"compare:mine": str(folder)}
+    # The bars came back in musical time: the 120 bpm loops land on their 125 bpm originals.
+    assert row["nearest_score_median"] < 0.05 and row["similar_fraction"] == 1.0
+    assert "| compare: mine | 5 |" in (out / "report.md").read_text()
+    assert "compare: mine" in capsys.readouterr().out
+    # --compare-bpm gives the mystery file a tempo: it is judged too.
+    assert cli_main(["evaluate", str(model), str(dataset), "--n", "4", "--out", str(out),
+                     "--device", "cpu", "--compare", f"mine={folder}", "--compare-bpm", "125"]) == 0
+    assert json.loads((out / "evaluation.json").read_text())["other_sets"]["compare:mine"]["n"] == 6
+    for bad, msg in ((["--compare", "nofolder"], "expected NAME=DIR"),
+                     (["--compare", f"x={tmp_path / 'none'}"], "is not a folder")):
+        assert cli_main(["evaluate", str(model), str(dataset), "--out", str(out), *bad]) == 1
+        assert msg in capsys.readouterr().err

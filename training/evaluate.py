@@ -1,18 +1,19 @@
 """`beatgan evaluate`'s figures: does a model make drum loops, and are they its own?
 
-Three sets of bars are measured the same way, so every figure has a floor and a ceiling next to it:
+Sets of bars measured the same way, so every figure has a floor and a ceiling next to it:
 
 - generated: the model's bars for seeds first_seed .. first_seed + n - 1;
-- real, held-out: bars of the source loops the trainer never saw
-  (`Dataset.split_by_source(0.1, seed=0)`, as `beatgan train` splits);
-- untrained: the same network, randomly initialised (what "no learning" scores).
+- real, held-out: one bar from each of up to n source loops the trainer never saw
+  (`Dataset.split_by_source(0.1, seed=0)`, as `beatgan train` splits): the reference row;
+- white noise at the real bars' RMS, and the untrained network (the same config, randomly
+  initialised): what "no drums" and "no learning" score;
+- any folder of WAVs (`compare`): the first bar of each file, fitted to the model bar.
 
-Figures per set: the seed's similarity score sum((A-B)^2)/sum(A^2) of each bar against every
-training bar (the share with a score <= 0.1 to some training bar: the seed reported 30-40 %),
-onset alignment to the sixteenth-note grid at the model tempo, frame-energy dynamics, loudness,
-and a Fréchet distance to real training bars in the embedding of a small drum-loop classifier
-trained on the dataset's style/kit labels (the WaveGAN paper's Inception-score method, adapted;
-its Inception score over the style head is reported too).
+The verdict comes from the fixed judge only (judge.py, committed in training/judge/): a Fréchet
+distance to the training bars' statistics in its embedding, k-NN precision and recall (k = 3), an
+artefact figure (steady tonal lines), the within-set nearest score and the seed's similar
+fraction, each against the targets in the judge card; `meets_targets` is the generated set's.
+The older figures (onset grid, dynamics, loudness, nearest training bar) stay as descriptions.
 """
 from __future__ import annotations
 
@@ -30,9 +31,14 @@ from beatgan.generator.latent import check_truncation
 
 log = logging.getLogger(__name__)
 
-SETS = ("generated", "real_heldout", "untrained")
+SETS = ("generated", "real_heldout", "untrained")       # figures["sets"]: the model's rows
+OTHER_SETS = ("noise",)                                 # figures["other_sets"] (+ compare:NAME)
 SET_TITLES = {"generated": "generated", "real_heldout": "real, held-out",
-              "untrained": "untrained network"}
+              "untrained": "untrained network", "noise": "white noise"}
+
+
+def set_title(name: str) -> str:
+    return SET_TITLES.get(name, name.replace("compare:", "compare: "))
 
 
 @dataclass
@@ -43,12 +49,14 @@ class EvalOptions:
     holdout_fraction: float = 0.1     # as `beatgan train` splits the dataset
     holdout_seed: int = 0
     threshold: float = SIMILAR_BELOW  # similarity score that counts as "similar"
-    classifier: bool = True           # train/load the classifier for the Fréchet distance
-    retrain_classifier: bool = False
-    classifier_seconds: float = 40.0  # training budget when the cache is missing, seconds
-    reference_bars: int = 1024        # real training bars whose embeddings are the FD reference
+    judge: bool = True                # the judge's figures and meets_targets
+    judge_dir: Path | None = None     # None = the committed judge (training/judge)
+    reference_bars: int = 512         # real training bars (one per source loop) = the reference
     untrained_seed: int = 0           # torch seed of the random initialisation
+    noise_seed: int = 0               # seed of the white-noise row
     truncation: float | None = None   # latent truncation psi; None = the model card's default
+    compare: dict = field(default_factory=dict)  # row name -> folder of WAVs to judge as well
+    compare_bpm: float | None = None  # tempo of compare WAVs that state none (name, acid chunk)
 
 
 @dataclass
@@ -56,6 +64,7 @@ class EvalResult:
     figures: dict                                   # everything that goes into the JSON
     bars: dict[str, np.ndarray] = field(default_factory=dict)  # set -> (n, C, bar) float32
     per_bar: dict[str, dict] = field(default_factory=dict)     # set -> {figure: (n,) array}
+    embeddings: dict[str, np.ndarray] = field(default_factory=dict)  # judge: set/"reference" -> (n, D)
 
 
 # ---- pure figures ------------------------------------------------------------------------------
@@ -205,10 +214,10 @@ def untrained_like(gen, seed: int):
     import torch
 
     from beatgan.generator.engine import BeatGenerator
-    from beatgan.generator.wavegan import Generator
+    from beatgan.generator.networks import build_generator
 
     torch.manual_seed(seed)
-    net = Generator(gen.card.config).to(gen.device).eval().requires_grad_(False)
+    net = build_generator(gen.card.config).to(gen.device).eval().requires_grad_(False)
     return BeatGenerator(gen.card, net, gen.device, torch.float32, None, gen.truncation)
 
 
@@ -227,9 +236,25 @@ def check_compatible(card, meta: dict, dataset_path: Path) -> None:
         raise ValueError(f"{dataset_path}: does not fit the model: {'; '.join(problems)}")
 
 
+def one_per_source(idx: np.ndarray, source: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Up to n of the example indices `idx`, one from each of up to n distinct source loops
+    (a dataset holds noisy copies of each bar: two copies would be each other's nearest neighbour)."""
+    _, first = np.unique(source[idx], return_index=True)
+    pick = idx[np.sort(first)]
+    if len(pick) > n:
+        pick = pick[np.sort(rng.permutation(len(pick))[:n])]
+    return pick
+
+
+def white_noise_like(bars: np.ndarray, seed: int) -> np.ndarray:
+    """Gaussian white noise, independent per channel, at the RMS of `bars`."""
+    rms = float(np.sqrt((np.asarray(bars, np.float64) ** 2).mean())) if len(bars) else 0.1
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal(np.shape(bars)) * rms).astype(np.float32)
+
+
 def evaluate(model_path: Path, dataset_path: Path, opts: EvalOptions | None = None) -> EvalResult:
     """Measure a model against a dataset; returns the figures and the bars (nothing is written)."""
-    from . import classifier as clf_mod
     from .dataset import load_dataset
 
     opts = opts or EvalOptions()
@@ -237,6 +262,10 @@ def evaluate(model_path: Path, dataset_path: Path, opts: EvalOptions | None = No
         raise ValueError(f"--n must be at least 2 (a Fréchet distance needs two bars), got {opts.n}")
     t_start = time.monotonic()
     device = pick_device(opts.device)
+    judge = None
+    if opts.judge:
+        from .judge import Judge, default_judge
+        judge = Judge.load(opts.judge_dir) if opts.judge_dir else default_judge()
     gen = load_model(model_path, device)
     if opts.truncation is not None:
         gen.truncation = check_truncation(opts.truncation)
@@ -244,6 +273,8 @@ def evaluate(model_path: Path, dataset_path: Path, opts: EvalOptions | None = No
     ds = load_dataset(dataset_path, float_audio=False)  # int16: half the memory
     check_compatible(card, ds.meta, Path(dataset_path))
     bar = card.bar_samples
+    compare = {f"compare:{name}": read_wav_folder(folder, card, opts.compare_bpm)
+               for name, folder in opts.compare.items()}
     train_idx, held_idx = ds.split_by_source(opts.holdout_fraction, seed=opts.holdout_seed)
     if not len(train_idx):
         raise ValueError(f"{dataset_path}: no training bars left after holding out sources")
@@ -252,17 +283,21 @@ def evaluate(model_path: Path, dataset_path: Path, opts: EvalOptions | None = No
 
     seeds = list(range(opts.first_seed, opts.first_seed + opts.n))
     bars = {"generated": gen.generate(seeds), "untrained": untrained_like(gen, opts.untrained_seed).generate(seeds)}
-    held_pick = (held_idx[clf_mod.spread_subset(ds.source[held_idx], opts.n, rng)]
-                 if len(held_idx) else held_idx)
+    held_pick = one_per_source(held_idx, ds.source, opts.n, rng) if len(held_idx) else held_idx
+    if len(held_pick) < 2:  # a tiny dataset (one held-out loop): its noisy copies, so the row exists
+        held_pick = held_idx[:opts.n]
     if len(held_pick) >= 2:
         bars["real_heldout"] = _float(ds.audio[held_pick][..., :bar])
+    bars["noise"] = white_noise_like(bars.get("real_heldout", _float(train_audio[:opts.n])),
+                                     opts.noise_seed)
+    bars.update(compare)
     t_gen = time.monotonic()
 
     sim_device = device if device.startswith("cuda") else None
-    figures: dict = {"sets": {}, "threshold": opts.threshold}
+    figures: dict = {"sets": {}, "other_sets": {}, "threshold": opts.threshold}
     per_bar: dict[str, dict] = {}
     flux = {name: spectral_flux(b) for name, b in bars.items()}  # grid score and timing share it
-    names = [name for name in SETS if name in bars]
+    names = [name for name in (*SETS, *OTHER_SETS, *compare) if name in bars]
     # One pass over the training bars for all sets: converting int16 chunks is half the cost.
     all_scores = similarity_scores(np.concatenate([bars[name] for name in names]), train_audio,
                                    sim_device)
@@ -276,28 +311,35 @@ def evaluate(model_path: Path, dataset_path: Path, opts: EvalOptions | None = No
         pb["nearest_source"] = np.array(
             [ds.meta["sources"][int(ds.source[train_idx[j]])] for j in scores.argmin(axis=1)])
         per_bar[name] = pb
-        figures["sets"][name] = _summary(pb, nearest, opts.threshold)
-    figures["onset_timing"] = _timing(bars, card.sample_rate, card.tempo_bpm, flux)
+        _set_figures(figures, name)[name] = _summary(pb, nearest, opts.threshold)
+    figures["onset_timing"] = _timing({k: bars[k] for k in SETS if k in bars}, card.sample_rate,
+                                      card.tempo_bpm, flux)
     t_sim = time.monotonic()
 
-    clf_info = None
-    if opts.classifier:
-        try:
-            clf = clf_mod.classifier_for_dataset(ds, train_idx, held_idx, bar,
-                                                 max_seconds=opts.classifier_seconds,
-                                                 retrain=opts.retrain_classifier, device=device)
-            ref_idx = train_idx[clf_mod.spread_subset(ds.source[train_idx], opts.reference_bars, rng)]
-            ref = clf.embed(_float(ds.audio[ref_idx][..., :bar]), device)
-            for name in bars:
-                emb = clf.embed(bars[name], device)
-                figures["sets"][name]["frechet"] = frechet_distance(emb, ref)
-                if "style" in clf.model.heads:
-                    figures["sets"][name]["style_inception_score"] = clf_mod.inception_score(
-                        clf.probabilities(bars[name], "style", device))
-            clf_info = {**clf.info, "reference_bars": int(len(ref_idx))}
-        except clf_mod.ClassifierUnavailable as e:
-            clf_info = {"unavailable": str(e)}
-    t_clf = time.monotonic()
+    judge_info, embeddings = None, {}
+    if judge is not None:
+        from .judge import Reference, check_targets, judge_figures, to_judge_bars
+        ref_idx = one_per_source(train_idx, ds.source, opts.reference_bars, rng)
+        ref = Reference(judge.embed(to_judge_bars(_float(ds.audio[ref_idx][..., :bar]),
+                                                  card.sample_rate, card.tempo_bpm)))
+        embeddings["reference"] = ref.emb
+        for name in names:
+            jb = to_judge_bars(bars[name], card.sample_rate, card.tempo_bpm)
+            embeddings[name] = judge.embed(jb)
+            _set_figures(figures, name)[name].update(judge_figures(judge, jb, ref, embeddings[name]))
+        real = figures["sets"].get("real_heldout")
+        for name in names:
+            row = _set_figures(figures, name)[name]
+            row["targets"] = check_targets(row, real, judge.targets)
+        judge_info = {**judge.info(), "reference_bars": int(len(ref_idx)),
+                      "reference": "training bars, one per source loop"}
+        figures["meets_targets"] = figures["sets"]["generated"]["targets"]["meets_targets"]
+        figures["targets"] = figures["sets"]["generated"]["targets"]["targets"]
+        if real is None:
+            figures["meets_targets"] = False
+            figures["warning_judge"] = ("no real held-out bars: the relative targets cannot be "
+                                        "measured, so meets_targets is false")
+    t_judge = time.monotonic()
 
     ref_set = "real_heldout" if "real_heldout" in per_bar else None
     if ref_set:
@@ -310,7 +352,7 @@ def evaluate(model_path: Path, dataset_path: Path, opts: EvalOptions | None = No
     for pb in per_bar.values():
         pb["quality"] = bar_quality(pb["grid"], pb["dynamics_db"], ref_grid, ref_dyn)
     for name, pb in per_bar.items():
-        figures["sets"][name]["quality_median"] = float(np.median(pb["quality"]))
+        _set_figures(figures, name)[name]["quality_median"] = float(np.median(pb["quality"]))
 
     figures.update({
         "model": {"path": str(model_path), "name": card.name, "config": card.config.to_dict(),
@@ -322,18 +364,78 @@ def evaluate(model_path: Path, dataset_path: Path, opts: EvalOptions | None = No
                     "heldout_sources": int(len(np.unique(ds.source[held_idx]))),
                     "holdout_fraction": opts.holdout_fraction, "holdout_seed": opts.holdout_seed},
         "seeds": [seeds[0], seeds[-1]], "device": device, "untrained_seed": opts.untrained_seed,
+        "noise_seed": opts.noise_seed,
+        "compare": {f"compare:{k}": str(v) for k, v in opts.compare.items()},
         "truncation": gen.truncation,
         "quality_reference": {"set": ref_set or "training", "grid": ref_grid, "dynamics_db": ref_dyn},
-        "classifier": clf_info,
+        "judge": judge_info,
+        # The per-dataset classifier is gone: the judge is loaded, never trained by evaluate.
+        "classifier": None if judge_info is None else {"superseded_by": "judge", "cached": True},
         "seconds": {"generate": round(t_gen - t_start, 2), "similarity": round(t_sim - t_gen, 2),
-                    "classifier": round(t_clf - t_sim, 2), "total": round(time.monotonic() - t_start, 2)},
+                    "judge": round(t_judge - t_sim, 2), "total": round(time.monotonic() - t_start, 2)},
     })
+    figures.setdefault("meets_targets", None)
     trained_on = (card.training.get("data") or {}).get("dataset") if isinstance(
         card.training.get("data"), dict) else None
     if trained_on and Path(trained_on).name != Path(dataset_path).name:
         figures["warning"] = (f"the model card says it was trained on {trained_on}; the held-out "
                               "split is only held out if it is the same dataset")
-    return EvalResult(figures, bars, per_bar)
+    return EvalResult(figures, bars, per_bar, embeddings)
+
+
+def _set_figures(figures: dict, name: str) -> dict:
+    return figures["sets"] if name in SETS else figures["other_sets"]
+
+
+def all_sets(figures: dict) -> dict:
+    """Every row in table order: the model's sets, then noise and the compare folders."""
+    rows = {k: figures["sets"][k] for k in SETS if k in figures["sets"]}
+    rows.update(figures.get("other_sets") or {})
+    return rows
+
+
+def read_wav_folder(folder: Path, card, default_bpm: float | None = None) -> np.ndarray:
+    """The first bar of every WAV/FLAC/AIFF in `folder` (sorted by name), fitted to the model bar:
+    its tempo from the file name (`..._124bpm.wav`), an acid chunk, or `default_bpm`; resampled so
+    the bar fills card.bar_samples at card.sample_rate; mono duplicated, extra channels dropped."""
+    import soundfile as sf
+    import soxr
+
+    from beatgan.generator.musical_time import exact_frames
+
+    from .prepare import find_audio_files, find_tempo
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"--compare: {folder} is not a folder of WAVs")
+    files = find_audio_files(folder)
+    out, skipped = [], []
+    for path in files:
+        tempo, _ = find_tempo(path)
+        tempo = tempo or default_bpm
+        if tempo is None:
+            skipped.append(f"{path.name} (no tempo: name it ..._124bpm.wav or pass --compare-bpm)")
+            continue
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+        bar_in = exact_frames(card.beats_per_bar, tempo, sr)
+        if data.shape[0] < int(bar_in) - 1:
+            skipped.append(f"{path.name} (shorter than one bar at {tempo:g} bpm)")
+            continue
+        x = data[:int(np.ceil(bar_in))]
+        if x.shape[1] == 1:
+            x = np.repeat(x, 2, axis=1)
+        x = x[:, :card.channels] if card.channels <= x.shape[1] else np.repeat(x[:, :1], card.channels, 1)
+        y = soxr.resample(np.ascontiguousarray(x), sr, sr * card.bar_samples / bar_in, quality="VHQ")
+        y = y[:card.bar_samples]
+        if len(y) < card.bar_samples:
+            y = np.pad(y, ((0, card.bar_samples - len(y)), (0, 0)))
+        out.append(np.ascontiguousarray(y.T, np.float32))
+    if skipped:
+        log.warning("--compare %s: skipped %d file(s): %s", folder, len(skipped), "; ".join(skipped[:5]))
+    if len(out) < 2:
+        raise ValueError(f"--compare: {folder} has {len(out)} usable loop(s); the figures need at "
+                         f"least 2" + (f" (skipped: {'; '.join(skipped[:3])})" if skipped else ""))
+    return np.stack(out)
 
 
 # ---- report ------------------------------------------------------------------------------------
@@ -360,6 +462,14 @@ def write_report(result: EvalResult, out_dir: Path, n_pictures: int = 4) -> Path
         spectrogram_grid(result.bars["real_heldout"][:k], sr, out_dir / "real_heldout.png", cols=k,
                          title=f"{k} real held-out bars, for comparison")
         pictures.append("real_heldout.png")
+    # The first 16 generated bars next to 16 real held-out bars, drawn alike.
+    spectrogram_grid(result.bars["generated"][:16], sr, out_dir / "generated_16.png",
+                     title=f"generated, seeds {first_seed}-{first_seed + min(16, len(order)) - 1}")
+    pictures.append("generated_16.png")
+    if "real_heldout" in result.bars:
+        spectrogram_grid(result.bars["real_heldout"][:16], sr, out_dir / "real_16.png",
+                         title="real, held-out")
+        pictures.append("real_16.png")
     if fig.get("onset_timing"):
         onset_timing_png(fig["onset_timing"], out_dir / "onset_timing.png",
                          labels=SET_TITLES, tolerance_ms=1000 * GRID_TOLERANCE_S)
@@ -378,6 +488,10 @@ def write_report(result: EvalResult, out_dir: Path, n_pictures: int = 4) -> Path
            "per_bar": {name: {key: [_json_value(v) for v in arr] for key, arr in pb.items()}
                        for name, pb in result.per_bar.items()}}
     (out_dir / "evaluation.json").write_text(json.dumps(fig, indent=1) + "\n")
+    if result.embeddings:  # the judge embeddings behind the figures: a test can re-measure them
+        np.savez_compressed(out_dir / "judge_embeddings.npz",
+                            **{k.replace(":", "_"): v.astype(np.float32)
+                               for k, v in result.embeddings.items()})
     report = out_dir / "report.md"
     report.write_text(_markdown(fig))
     return report
@@ -397,8 +511,43 @@ def _fmt(v, spec: str = ".3f", pct: bool = False) -> str:
     return f"{100 * v:.0f} %" if pct else format(v, spec)
 
 
+def _pass_cell(row: dict, key: str, text: str) -> str:
+    t = (row.get("targets") or {}).get("targets", {}).get(key)
+    if not t or t["pass"] is None:
+        return text
+    return text if t["pass"] else f"**{text}** ✗"
+
+
+def _verdict(row: dict) -> str:
+    t = row.get("targets")
+    if not t:
+        return "n/a"
+    return "yes" if t["meets_targets"] else "no: " + ", ".join(t["failed"])
+
+
+def judge_table(rows: dict) -> list[str]:
+    """The judge's table: one row per set; a failed target is bold and marked ✗."""
+    lines = ["| set | bars | Fréchet distance | precision | recall | artefact (dB @ Hz) "
+             "| within-set nearest | similar | meets targets |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for name, s in rows.items():
+        art = (f"{s['artefact_db']:.1f} @ {s['artefact_hz']:.0f}"
+               if s.get("artefact_db") is not None else "n/a")
+        lines.append(
+            f"| {set_title(name)} | {s['n']} | {_pass_cell(s, 'frechet', _fmt(s.get('frechet'), '.0f'))} | "
+            f"{_pass_cell(s, 'precision', _fmt(s.get('precision'), '.2f'))} | "
+            f"{_pass_cell(s, 'recall', _fmt(s.get('recall'), '.2f'))} | "
+            f"{_pass_cell(s, 'artefact_db', art)} | "
+            f"{_pass_cell(s, 'self_nearest', _fmt(s.get('self_nearest_median'), '.3f'))} | "
+            f"{_pass_cell(s, 'similar_fraction', _fmt(s.get('similar_fraction'), pct=True))} | "
+            f"{_verdict(s)} |")
+    return lines
+
+
 def _markdown(fig: dict) -> str:
-    m, d, sets = fig["model"], fig["dataset"], fig["sets"]
+    from .judge import target_text
+    m, d = fig["model"], fig["dataset"]
+    rows = all_sets(fig)
     cfg = m["config"]
     lines = [
         f"# Evaluation of `{m['path']}`",
@@ -408,73 +557,82 @@ def _markdown(fig: dict) -> str:
         f"trained {m['training'].get('steps', 'n/a')} steps.",
         f"- Dataset: `{d['path']}`: {d['train_bars']} training bars, {d['heldout_bars']} held-out bars "
         f"from {d['heldout_sources']} source loops (split_by_source({d['holdout_fraction']}, "
-        f"seed={d['holdout_seed']}), as `beatgan train` splits).",
+        f"seed={d['holdout_seed']}), as `beatgan train` splits); the real held-out row takes one "
+        "bar per source loop.",
         f"- Generated: seeds {fig['seeds'][0]}..{fig['seeds'][1]} on {fig['device']}, latent "
         f"truncation {fig.get('truncation', 1.0):g} (1 = none); the untrained network is the same "
-        f"config initialised with torch seed {fig['untrained_seed']}, drawn the same way.",
+        f"config initialised with torch seed {fig['untrained_seed']}, drawn the same way; white "
+        f"noise is Gaussian at the real bars' RMS (seed {fig.get('noise_seed', 0)}).",
     ]
+    for name, folder in (fig.get("compare") or {}).items():
+        lines.append(f"- {set_title(name)}: the first bar of each audio file in `{folder}`, "
+                     "fitted to the model bar.")
     if fig.get("warning"):
         lines.append(f"- **Warning**: {fig['warning']}.")
+    j = fig.get("judge")
+    lines += ["", "## The judge", ""]
+    if not j:
+        lines.append("Not used (`--no-judge`): no verdict.")
+    else:
+        met = fig.get("meets_targets")
+        failed = rows["generated"]["targets"]["failed"]
+        lines += [
+            f"**meets_targets: {str(bool(met)).lower()}**"
+            + ("" if met else f" (fails: {', '.join(failed)})") + ". Targets (from the judge card): "
+            + "; ".join(target_text(j["targets"]).values()) + ". 'real' is the real held-out row.",
+            "",
+            *judge_table(rows),
+            "",
+            "- **Fréchet distance**: between Gaussians fitted to the judge embeddings of the set and "
+            f"of {j['reference_bars']} real training bars (one per source loop); lower is closer. "
+            "The real held-out row is the floor for this many bars.",
+            "- **precision / recall**: k-NN (k = 3) precision = share of the set's bars inside the "
+            "real bars' manifold (do they sound like real bars?); recall = share of real bars inside "
+            "the set's manifold (does the set cover the real variety?).",
+            "- **artefact**: the largest height of the set's average log spectrum over its own "
+            "200 Hz median-smoothed version, 100 Hz-7 kHz: a steady tone or a stride line stands "
+            "out, drum hits average out.",
+            "- **within-set nearest**: median over the set's bars of the similarity score "
+            "sum((A-B)^2)/sum(A^2) to the closest other bar of the same set; low = the set repeats "
+            "itself.",
+            f"- **similar**: share of bars whose similarity score to the closest training bar is at "
+            f"most {fig['threshold']} (memorised).",
+            "",
+            f"Judge: `{j.get('folder')}` (weights sha256 {str(j.get('sha256'))[:12]}...), held-out "
+            f"accuracy of its own heads: "
+            + ", ".join(f"{k} {100 * v:.0f} %" for k, v in (j.get("heldout_accuracy") or {}).items())
+            + ". See docs/training.md, 'The judge'.",
+        ]
     lines += [
         "",
-        "## Figures",
+        "## Descriptions (not targets)",
         "",
-        f"| set | bars | similar to a training bar (score <= {fig['threshold']}) | median nearest score "
-        "| within-set nearest score | onset grid | dynamics (dB) | RMS (dBFS) | Fréchet distance "
-        "| style IS | quality (median) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| set | bars | median nearest training-bar score | onset grid | dynamics (dB) | RMS (dBFS) "
+        "| quality (median) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for name in SETS:
-        if name not in sets:
-            continue
-        s = sets[name]
+    for name, s in rows.items():
         lines.append(
-            f"| {SET_TITLES[name]} | {s['n']} | {_fmt(s['similar_fraction'], pct=True)} | "
-            f"{_fmt(s['nearest_score_median'])} | {_fmt(s.get('self_nearest_median'))} | "
+            f"| {set_title(name)} | {s['n']} | {_fmt(s['nearest_score_median'])} | "
             f"{_fmt(s['grid'])} | {_fmt(s['dynamics_db'], '.1f')} | "
-            f"{_fmt(s['rms_db'], '.1f')} | {_fmt(s.get('frechet'), '.2f')} | "
-            f"{_fmt(s.get('style_inception_score'), '.2f')} | {_fmt(s['quality_median'], '.2f')} |")
+            f"{_fmt(s['rms_db'], '.1f')} | {_fmt(s['quality_median'], '.2f')} |")
     q = fig["quality_reference"]
     lines += [
         "",
-        "What the columns mean:",
-        "",
-        "- **similar to a training bar**: share of bars whose seed similarity score "
-        "sum((A-B)^2)/sum(A^2) to the closest training bar is at most the threshold (the seed "
-        "notebook reported 30-40 % for its model). Lower is more novel; 0 % with a poor onset grid "
-        "means noise, not novelty.",
-        "- **within-set nearest score**: median over the set's bars of the similarity score to "
-        "the closest other bar of the same set; lower means the set repeats itself (real bars "
-        "share patterns and kits, so they score low too; compare with the real row).",
         "- **onset grid**: share of spectral-flux (onset) energy within 15 ms of a sixteenth-note "
-        "line at the model tempo; white noise scores about 0.25.",
+        "line at the model tempo; white noise scores about 0.25. Noise gated on the grid scores "
+        "high too: a description, not a target.",
         "- **dynamics**: 95th minus 10th percentile of 256-sample frame energy, in dB; hits over "
-        "silence score high, a constant noise floor scores near 0.",
-        "- **Fréchet distance**: between Gaussians fitted to classifier embeddings of the set and of "
-        "real training bars (lower is closer). The real held-out row is the floor for this many bars.",
-        "- **style IS**: the Inception score of the classifier's style head (1 = one style or no "
-        "confidence, up to the number of styles).",
+        "silence score high, and so does gated noise.",
         f"- **quality**: per bar, the weaker of onset grid / {q['grid']:.3f} and dynamics / "
-        f"{q['dynamics_db']:.1f} dB (the medians of the {q['set'].replace('_', ' ')} bars); 1.0 is "
-        "a typical real bar. It ranks the best and worst bars below.",
-        "",
-        "## Classifier",
-        "",
+        f"{q['dynamics_db']:.1f} dB (the medians of the {q['set'].replace('_', ' ')} bars); it only "
+        "ranks the best and worst bars below.",
     ]
-    c = fig.get("classifier")
-    if not c:
-        lines.append("Not used (`--no-classifier`).")
-    elif "unavailable" in c:
-        lines.append(f"Not available: {c['unavailable']}.")
-    else:
-        acc = ", ".join(f"{k} {100 * v:.0f} %" for k, v in c.get("heldout_accuracy", {}).items())
-        tr = ", ".join(f"{k} {100 * v:.0f} %" for k, v in c.get("train_accuracy", {}).items())
-        lines.append(
-            f"Log-mel conv classifier with heads {c['heads']} trained on {c['examples']} bars of the "
-            f"training split ({c['epochs']} epochs, {c['seconds']} s); accuracy on its training bars: "
-            f"{tr}; on held-out bars: {acc or 'n/a (no held-out bars)'}. "
-            f"{'Loaded from' if c.get('cached') else 'Cached at'} `{c.get('cache')}`. "
-            f"Reference for the Fréchet distance: {c['reference_bars']} training bars.")
+    if "generated_16.png" in fig["pictures"]:
+        lines += ["", "## Generated next to real", "",
+                  "| generated | real, held-out |", "|---|---|",
+                  "| ![generated_16.png](generated_16.png) | "
+                  + ("![real_16.png](real_16.png) |" if "real_16.png" in fig["pictures"] else "n/a |")]
     if "onset_timing.png" in fig["pictures"]:
         lines += ["", "## Onset timing", "",
                   "Where each set's spectral-flux (onset) mass lands relative to the nearest "
@@ -482,8 +640,8 @@ def _markdown(fig: dict) -> str:
                   "peaks just before the line (the analysis window sees a hit before its centre "
                   "reaches it); mass spread late means smeared attacks, a flat floor means noise "
                   "between the hits.", "", "![onset_timing.png](onset_timing.png)"]
-    lines += ["", "## Best and worst generated bars", ""]
-    lines += [f"![{p}]({p})" for p in fig["pictures"] if p != "onset_timing.png"]
+    lines += ["", "## Best and worst generated bars (by quality)", ""]
+    lines += [f"![{p}]({p})" for p in fig["pictures"] if p in ("best_worst.png", "real_heldout.png")]
     lines += ["", "| bar | seed | quality | onset grid | dynamics (dB) | RMS (dBFS) | nearest score "
               "| nearest training loop | WAV |", "|---|---:|---:|---:|---:|---:|---:|---|---|"]
     for r in fig["best_worst"]:
@@ -492,6 +650,6 @@ def _markdown(fig: dict) -> str:
                      f"{r['nearest_source']} | [{r['wav']}]({r['wav']}) |")
     s = fig["seconds"]
     lines += ["", f"Took {s['total']:.1f} s (generation {s['generate']:.1f} s, similarity "
-              f"{s['similarity']:.1f} s, classifier {s['classifier']:.1f} s). All figures are in "
+              f"{s['similarity']:.1f} s, judge {s['judge']:.1f} s). All figures are in "
               "`evaluation.json`.", ""]
     return "\n".join(lines)
