@@ -109,7 +109,9 @@ class Judge:
 
     def info(self) -> dict:
         c = self.card
-        return {"folder": str(self.folder) if self.folder else None, "name": c.get("name"),
+        committed = self.folder is not None and Path(self.folder).resolve() == JUDGE_DIR
+        return {"folder": "training/judge (committed)" if committed else
+                (str(self.folder) if self.folder else None), "name": c.get("name"),
                 "sha256": c.get("files", {}).get(WEIGHTS_FILE),
                 "heldout_accuracy": c.get("training", {}).get("heldout_accuracy"),
                 "targets": self.targets}
