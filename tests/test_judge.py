@@ -207,3 +207,15 @@ def test_the_committed_judge_is_what_judge_build_makes(tmp_path):
     if rebuilt["versions"] == committed["versions"]:
         assert rebuilt["data"]["sha256"] == committed["data"]["sha256"]
         assert rebuilt["files"] == committed["files"], how
+
+
+def test_run_judge_scores_checkpoints_against_the_run_data(judge, real_sets):
+    """What a training run calls per checkpoint: real bars score about 1 and meet the targets,
+    gated noise scores near 0 and does not; int16 dataset audio is accepted."""
+    from beatgan.training.judge import RunJudge
+    ref16 = np.round(real_sets["reference"] * 32768).astype(np.int16)
+    run = RunJudge(ref16, SR, 125.0, heldout_bars=real_sets["heldout"], judge=judge)
+    real = run.figures(real_sets["candidate"])
+    assert real["meets_targets"] and 0.5 < real["score"] < 2.0
+    fake = run.figures(_tricks(real_sets["candidate"])["gated_noise"])
+    assert not fake["meets_targets"] and fake["score"] < 0.05 and "precision" in fake["failed_targets"]

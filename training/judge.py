@@ -274,3 +274,52 @@ def check_targets(row: dict, real: dict | None, targets: dict = TARGETS) -> dict
 def target_text(targets: dict = TARGETS) -> dict[str, str]:
     t = {**TARGETS, **(targets or {})}
     return {k: v.format(**t) for k, v in TARGET_TEXT.items()}
+
+
+class RunJudge:
+    """The judge as a training run uses it: built once from the run's data (a fixed reference of
+    training bars, one per source loop, and the real held-out row measured once), then
+    `figures(bars)` per checkpoint: the judge's figures, the targets, and one `score` to pick the
+    best checkpoint by (the real held-out row's Fréchet distance over the generated bars': 1.0 =
+    as close to the training bars as real held-out bars; higher is better).
+
+    Bars are (n, C, T) at (sample_rate, tempo_bpm), float or int16 dataset audio."""
+
+    def __init__(self, train_bars: np.ndarray, sample_rate: int, tempo_bpm: float,
+                 heldout_bars: np.ndarray | None = None, judge: Judge | None = None):
+        self.judge = judge or default_judge()
+        self.sample_rate, self.tempo_bpm = int(sample_rate), float(tempo_bpm)
+        self.reference = Reference(self.judge.embed(self._judge_bars(train_bars)))
+        self.real = None
+        if heldout_bars is not None and len(heldout_bars) > K_NEIGHBOURS:
+            real = _as_float(heldout_bars)
+            self.real = self._measure(real)
+
+    def _judge_bars(self, bars: np.ndarray) -> np.ndarray:
+        return to_judge_bars(_as_float(bars), self.sample_rate, self.tempo_bpm,
+                             self.judge.sample_rate, self.judge.bar_samples)
+
+    def _measure(self, bars: np.ndarray) -> dict:
+        from .evaluate import within_set_nearest
+        out = judge_figures(self.judge, self._judge_bars(bars), self.reference)
+        out["self_nearest_median"] = float(np.median(within_set_nearest(bars)))
+        return out
+
+    def figures(self, bars: np.ndarray) -> dict:
+        """Judge figures of a checkpoint's bars; `meets_targets` leaves the similar fraction out
+        (it needs every training bar: `beatgan evaluate` measures it)."""
+        out = self._measure(_as_float(bars))
+        if self.real is not None:
+            res = check_targets({**out, "similar_fraction": 0.0}, self.real, self.judge.targets)
+            out["meets_targets"] = res["meets_targets"]
+            out["failed_targets"] = res["failed"]
+            out["score"] = float(self.real["frechet"] / max(out["frechet"], 1e-9))
+        else:
+            out["score"] = float(1.0 / (1.0 + out["frechet"]))
+        return out
+
+
+def _as_float(x: np.ndarray) -> np.ndarray:
+    if x.dtype == np.int16:
+        return x.astype(np.float32) * np.float32(1.0 / 32768.0)
+    return np.asarray(x, np.float32)
