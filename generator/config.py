@@ -63,7 +63,8 @@ class GeneratorConfig(StrictDict):
     # drum-machine only (the WaveGAN archs ignore them):
     voices: int = 8                  # drum voices per bar
     steps: int = 16                  # pattern steps per bar (sixteenth notes)
-    bands: int = 16                  # noise bands per voice, log-spaced 40 Hz .. Nyquist
+    bands: int = 32                  # noise bands per voice, log-spaced 40 Hz .. Nyquist (a band
+                                     # narrow enough below 200 Hz makes a kick's body)
     oneshot_samples: int = 8192      # length of one voice's hit, samples (0.56 s at 14.7 kHz)
 
     def __post_init__(self) -> None:

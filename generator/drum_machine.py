@@ -108,6 +108,10 @@ class DrumMachine(nn.Module):
         with torch.no_grad():
             # Start with quiet hits everywhere (the loss then carves the pattern) and on the grid.
             self.velocity_head.bias.fill_(-1.5)
+            # Tones start silent: a sine's pitch is a poor direction for a spectral loss (a wrong
+            # pitch's gradient points nowhere), while a narrow noise band's gain is a straight
+            # one; with 32 bands, 4 below 100 Hz, the bands carry the kick body first.
+            self.voice_head.bias.view(cfg.voices, self.n_voice_params)[:, 2 * nb] = -8.0
             self.timing_head.weight.mul_(0.01)
             self.timing_head.bias.zero_()
         t = cfg.bar_samples

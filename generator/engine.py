@@ -12,8 +12,26 @@ from .latent import MAX_SEED, check_truncation, morph_latent, seed_latent, trunc
 from .weights import ModelLoadError, load_generator
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-# The repo's shipped weights; BEATGAN_MODEL points elsewhere without a flag.
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "weights"
+
+
+def _shipped_weights() -> Path:
+    """The shipped default model: the `beatgan.weights` package data of an installed wheel, or
+    the repository's weights/ folder in a checkout (an editable install maps one onto the other;
+    a checkout that was never installed only has the folder)."""
+    from importlib.util import find_spec
+    try:
+        # A data-only package (no __init__.py): its folder is its search location.
+        spec = find_spec("beatgan.weights")
+    except ImportError:  # no beatgan.weights package here: fall back to the repo's folder
+        spec = None
+    for where in (spec.submodule_search_locations or []) if spec else []:
+        if (Path(where) / "model_card.json").is_file():
+            return Path(where)
+    return Path(__file__).resolve().parent.parent / "weights"
+
+
+# The shipped weights; BEATGAN_MODEL points elsewhere without a flag.
+DEFAULT_MODEL_DIR = _shipped_weights()
 
 
 def default_model_dir() -> Path:
@@ -51,6 +69,10 @@ class BeatGenerator:
             raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
         dev = pick_device(device)
         card, net = load_generator(folder, dev, DTYPES[dtype])
+        if dtype != "fp32" and card.config.arch == "drum-machine":
+            raise ModelLoadError(f"{folder}: a drum-machine model runs in fp32 only (it synthesises "
+                                 "through FFTs, which have no half-precision kernels); one bar "
+                                 "takes a few ms in fp32")
         return cls(card, net, dev, DTYPES[dtype], folder, truncation)
 
     def random_seed(self) -> int:

@@ -3,6 +3,8 @@ the bar; the weights format and the engine carry it; analysis-by-synthesis train
 and resumes (at toy size, through the real CLI)."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -133,20 +135,26 @@ VAE_TINY = ["--recipe", "dm-vae", "--model-size", "1", "--batch-size", "4", "--t
 
 
 def test_vae_training_reduces_reconstruction_loss_and_resumes(kit_dataset, tmp_path):
-    run = tmp_path / "run"
+    run, state = tmp_path / "run", tmp_path / "state"
     assert cli_main(["train", str(kit_dataset), *VAE_TINY, "--steps", "60", "--lr-g", "1e-3",
-                     "--checkpoint-steps", "5", "--sample-every", "1000", "--run-dir", str(run)]) == 0
+                     "--checkpoint-steps", "5", "--sample-every", "1000", "--run-dir", str(run),
+                     "--save-state", str(state)]) == 0
     hist = torch.load(run / "checkpoints" / "last.pt", weights_only=False)["history"]
     first, last = hist[0], hist[-1]
     assert last["step"] == 60
     assert last["val_rec"] < 0.9 * first["val_rec"], (first["val_rec"], last["val_rec"])
-    # A second session continues the same run instead of restarting it.
+    assert json.loads((state / "state.json").read_text())["step"] == 60
+    assert (state / "state.pt").stat().st_size < 15 * 2**20
+    # A second session (a fresh clone: only the committed state folder) continues the run.
+    run2 = tmp_path / "run2"
     assert cli_main(["train", str(kit_dataset), *VAE_TINY, "--steps", "70", "--lr-g", "1e-3",
-                     "--checkpoint-steps", "5", "--sample-every", "1000", "--run-dir", str(run),
-                     "--resume", "--export", str(tmp_path / "model")]) == 0
-    ckpt = torch.load(run / "checkpoints" / "last.pt", weights_only=False)
+                     "--checkpoint-steps", "5", "--sample-every", "1000", "--run-dir", str(run2),
+                     "--resume", str(state), "--export", str(tmp_path / "model")]) == 0
+    ckpt = torch.load(run2 / "checkpoints" / "last.pt", weights_only=False)
     assert ckpt["step"] == 70 and ckpt["history"][0]["step"] == first["step"]
+    assert [(s["from_step"], s["to_step"]) for s in ckpt["sessions"]] == [(0, 60), (60, 70)]
     gen = BeatGenerator.load(tmp_path / "model", device="cpu")
+    assert gen.card.training["sessions"] == 2 and gen.card.training["steps"] == 70
     bars = gen.generate([0, 1])
     assert bars.shape == (2, 2, 28224) and np.isfinite(bars).all()
     # The exported prior is the fitted one, not the identity it starts as.

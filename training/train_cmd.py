@@ -26,7 +26,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--minutes", type=float, help="wall-clock budget in minutes")
     p.add_argument("--steps", type=int, help="stop at this generator step")
     p.add_argument("--resume", nargs="?", const="auto", metavar="CHECKPOINT",
-                   help="continue from CHECKPOINT (default: RUN_DIR/checkpoints/last.pt)")
+                   help="continue from CHECKPOINT (default: RUN_DIR/checkpoints/last.pt), or from "
+                        "a folder written by --save-state")
+    p.add_argument("--save-state", type=Path, metavar="DIR",
+                   help="at the end, write the run's resumable state (bf16 optimiser moments, "
+                        "~12 MB for the drum machine) to DIR, small enough to commit")
     p.add_argument("--init-from", type=Path, metavar="MODEL",
                    help="fine-tune: start the generator from a model folder (weights/, an export) "
                         "or a training checkpoint (.pt); the critics start fresh (see "
@@ -82,8 +86,9 @@ def run(args: argparse.Namespace) -> int:
     resume = None
     if args.resume:
         resume = args.run_dir / "checkpoints" / "last.pt" if args.resume == "auto" else Path(args.resume)
-        if not resume.is_file():
-            raise UserError(f"{resume}: no checkpoint to resume from")
+        from .state import is_state_folder
+        if not (resume.is_file() or is_state_folder(resume)):
+            raise UserError(f"{resume}: no checkpoint to resume from (a .pt file, or a folder written by --save-state)")
     init_from = None
     if args.init_from and not resume:
         try:
@@ -103,10 +108,20 @@ def run(args: argparse.Namespace) -> int:
     if trainer.rank == 0:
         print(f"trained to step {trainer.step} in {trainer.wall_seconds / 60:.1f} min; "
               f"best: {trainer.best}")
+        if args.save_state:
+            from .state import save_training_state
+            path = save_training_state(load_checkpoint(args.run_dir / "checkpoints" / "last.pt"),
+                                       args.save_state)
+            print(f"saved the resumable state (step {trainer.step}) to {path}")
         if args.export:
-            best = load_checkpoint(args.run_dir / "checkpoints" / "best.pt")
+            ckpts = args.run_dir / "checkpoints"
+            which = "best" if (ckpts / "best.pt").is_file() else "last"
+            if which == "last":  # resumed from a state folder into a new run folder
+                print(f"{ckpts}: no best.pt (the earlier sessions' best is not in this run "
+                      "folder): exporting the last checkpoint")
+            best = load_checkpoint(ckpts / f"{which}.pt")
             export_checkpoint(best, args.export, extra={"machine": _machine(device)})
-            print(f"exported the best checkpoint (step {best['step']}) to {args.export}")
+            print(f"exported the {which} checkpoint (step {best['step']}) to {args.export}")
     if distributed:
         # Leave together: a rank that tears its process group down while rank 0 still
         # checkpoints aborts in gloo ("terminate called"), and torchrun then kills rank 0.

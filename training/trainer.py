@@ -105,6 +105,7 @@ class Trainer:
         self.wall_seconds = 0.0
         self.history: list[dict] = []   # evaluations at checkpoints
         self.init_from: dict | None = None  # the trained generator this run fine-tunes, if any
+        self.sessions: list[dict] = []  # one entry per `beatgan train` call that ran this run
         self.best: dict | None = None
         self.real_rms_db = float(summarise(data[:256], self.gcfg.sample_rate,
                                            self.gcfg.tempo_bpm)["rms_db"])
@@ -298,11 +299,12 @@ class Trainer:
             "rng": {"torch": torch.get_rng_state(), "data": self.data_rng.get_state(),
                     "numpy": np.random.get_state(), "python": random.getstate(),
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
-            "seed": self.opts.seed, "init_from": self.init_from,
+            "seed": self.opts.seed, "init_from": self.init_from, "sessions": self.sessions,
         }
 
     def load_state_dict(self, st: dict) -> None:
         self._require_model_config(st["model_config"], "checkpoint")
+        self.sessions = list(st.get("sessions", []))
         self.G.load_state_dict(st["G"])
         self.D.load_state_dict(st["D"])
         for k, (net, _) in self.side_critics.items():
@@ -377,8 +379,13 @@ def run_training(cfg: TrainConfig, data: np.ndarray, meta: dict, opts: RunOption
             {"train": cfg.to_dict(), "model": trainer.gcfg.to_dict(), "data": meta,
              "seed": opts.seed}, indent=2, default=str))
     if resume:
-        trainer.load_state_dict(load_checkpoint(resume))
+        from .state import is_state_folder, load_training_state
+        trainer.load_state_dict(load_training_state(resume) if is_state_folder(resume)
+                                else load_checkpoint(resume))
         log(f"resumed from {resume} at step {trainer.step}")
+    trainer.sessions.append({"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                             "from_step": trainer.step, "to_step": trainer.step, "minutes": 0.0,
+                             "wall_seconds_at_start": trainer.wall_seconds})
 
     stop = {"signal": None}
 
@@ -440,6 +447,9 @@ def run_training(cfg: TrainConfig, data: np.ndarray, meta: dict, opts: RunOption
 
 
 def _checkpoint(trainer: Trainer, ckpt_dir: Path, art, log) -> None:
+    session = trainer.sessions[-1]
+    session.update(to_step=trainer.step,
+                   minutes=round((trainer.wall_seconds - session["wall_seconds_at_start"]) / 60, 2))
     if trainer.history and trainer.history[-1]["step"] == trainer.step:
         figs = trainer.history[-1]
     else:
@@ -490,6 +500,9 @@ def export_checkpoint(ckpt: dict, out_dir: Path, name: str = "beatgan", which: s
                          "recipe": tc, "generator_weights": key, "steps": ckpt["step"],
                          "critic_steps": ckpt["d_steps"],
                          "wall_minutes": round(ckpt["wall_seconds"] / 60, 1),
+                         "sessions": len(ckpt.get("sessions", [])) or None,
+                         "session_log": [{k: v for k, v in s.items() if k != "wall_seconds_at_start"}
+                                         for s in ckpt.get("sessions", [])] or None,
                          **({"init_from": ckpt["init_from"]} if ckpt.get("init_from") else {}),
                          "data": {k: meta.get(k) for k in ("dataset", "n_examples", "n_sources",
                                                            "kits", "styles", "licences", "augment")

@@ -53,6 +53,7 @@ class VAETrainer:
         self.history: list[dict] = []
         self.best: dict | None = None
         self.init_from: dict | None = None
+        self.sessions: list[dict] = []
         self.real_rms_db = float(summarise(data[:256], self.gcfg.sample_rate, self.gcfg.tempo_bpm)["rms_db"])
 
     # ---- the Trainer interface --------------------------------------------------------------
@@ -147,7 +148,7 @@ class VAETrainer:
             "G": self.G.state_dict(), "G_ema": None, "opt_g": self.opt.state_dict(),
             "rng": {"torch": torch.get_rng_state(), "data": self.data_rng.get_state(),
                     "numpy": np.random.get_state(), "python": random.getstate()},
-            "seed": self.opts.seed, "init_from": self.init_from,
+            "seed": self.opts.seed, "init_from": self.init_from, "sessions": self.sessions,
         }
 
     def load_state_dict(self, st: dict) -> None:
@@ -158,6 +159,7 @@ class VAETrainer:
         self.opt.load_state_dict(st["opt_g"])
         self.step, self.wall_seconds = st["step"], st["wall_seconds"]
         self.history, self.best, self.init_from = st["history"], st["best"], st.get("init_from")
+        self.sessions = list(st.get("sessions", []))
         torch.set_rng_state(st["rng"]["torch"])
         self.data_rng.set_state(st["rng"]["data"])
         np.random.set_state(st["rng"]["numpy"])
