@@ -231,6 +231,21 @@ class DrumMachine(nn.Module):
         return bar * self.level_gain(bar)
 
     @torch.no_grad()
+    def parts(self, z: torch.Tensor) -> dict[str, torch.Tensor]:
+        """What a renderer needs to rebuild the bar at any tempo and rate, for a Gaussian latent:
+        hits (B, K, L) at the model rate and velocity 1, velocity (B, K, S), offset_samples
+        (B, S) at the model rate, pan_gains (B, C, K), floor (B, C, T) and gain (B,): the level
+        the model's bar was scaled by. At the model tempo, gain * (sum over voices and steps of
+        pan * velocity * hit placed at step * T / S + offset, wrapped) + gain * floor = decode(z).
+        Also every synthesis parameter (parameters_for), for describing the voices."""
+        p = self.parameters_for(z)
+        voices, floor = self.stems(z)
+        raw_floor = self._floor(p)
+        gain = (floor.flatten(1).norm(dim=1) / raw_floor.flatten(1).norm(dim=1).clamp_min(1e-12))
+        return {**p, "hits": self.hits(p), "pan_gains": self._pan_gains(p["pan"]),
+                "floor": raw_floor, "gain": gain}
+
+    @torch.no_grad()
     def stems(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(voices (B, K, C, T), floor (B, C, T)) for a Gaussian latent: they sum to `decode(z)`."""
         p = self.parameters_for(z)

@@ -159,3 +159,21 @@ def test_vae_training_reduces_reconstruction_loss_and_resumes(kit_dataset, tmp_p
     assert bars.shape == (2, 2, 28224) and np.isfinite(bars).all()
     # The exported prior is the fitted one, not the identity it starts as.
     assert not torch.equal(gen.net.prior_chol, torch.eye(gen.card.config.latent_dim))
+
+
+def test_parts_rebuild_the_bar_by_placing_hits_in_the_time_domain():
+    """What a tempo renderer does with `parts`: place each hit at its step, wrap, scale."""
+    torch.manual_seed(0)
+    net = DrumMachine(tiny_cfg()).eval()
+    with torch.no_grad():
+        net.timing_head.weight.zero_()  # whole-sample positions: a time-domain sum is exact
+    z = torch.randn(2, net.cfg.latent_dim)
+    p = net.parts(z)
+    t, s_count = net.cfg.bar_samples, net.cfg.steps
+    bar = p["gain"][:, None, None] * p["floor"]
+    for k in range(net.cfg.voices):
+        for s in range(s_count):
+            idx = (s * t // s_count + torch.arange(p["hits"].shape[-1])) % t
+            w = p["gain"][:, None, None] * p["pan_gains"][:, :, k, None] * p["velocity"][:, k, s, None, None]
+            bar = bar.index_add(2, idx, w * p["hits"][:, k, None])
+    assert torch.allclose(bar, net.decode(z), atol=1e-5)
