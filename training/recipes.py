@@ -84,8 +84,8 @@ RECIPES: dict[str, TrainConfig] = {
     "paper-fast": TrainConfig(autocast_bf16=True, compile=True),
     # The drum machine trained by analysis-by-synthesis (vae_trainer.py): no critic, no collapse.
     "dm-vae": TrainConfig(method="vae", model="drum-machine", model_size=16, batch_size=16,
-                          lr_g=1e-3, lr_d=0.0, betas=(0.9, 0.999), lr_half_life=3000,
-                          kl_weight=0.001, kl_warmup_steps=2000),
+                          lr_g=5e-4, lr_d=0.0, betas=(0.9, 0.999), lr_half_life=4000,
+                          kl_weight=0.003, kl_warmup_steps=1000),
 }
 
 
