@@ -147,6 +147,20 @@ class DrumMachine(nn.Module):
         g = math.sqrt(2.0) * torch.erfinv(u.clamp(-0.999999, 0.999999))
         return self.prior_mean + g @ self.prior_chol.T
 
+    def uniform_latent(self, z: torch.Tensor) -> torch.Tensor:
+        """The inverse of gaussian_latent: a decoder latent (an encoded loop) -> the U(-1, 1)
+        latent that seeds, variations and morphs work in."""
+        g = torch.linalg.solve_triangular(self.prior_chol, (z - self.prior_mean).T, upper=False).T
+        return torch.erf(g / math.sqrt(2.0))
+
+    @torch.no_grad()
+    def encode(self, bars: torch.Tensor) -> torch.Tensor:
+        """(B, C, T) bars at the model tempo and rate -> (B, latent) U(-1, 1) latents whose bars
+        rebuild them (the posterior means)."""
+        bars = bars * self.level_gain(bars)
+        mu, _ = self.encoder(bars)
+        return self.uniform_latent(mu)
+
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         return self.decode(self.gaussian_latent(u))
 

@@ -94,6 +94,16 @@ class BeatGenerator:
             out[i:i + len(zt)] = audio.float().cpu().numpy()
         return out
 
+    @torch.inference_mode()
+    def encode(self, bars: np.ndarray) -> np.ndarray:
+        """(n, channels, bar_samples) bars at the model tempo and rate -> (n, latent) U(-1, 1)
+        latents whose bars rebuild them (drum-machine models only: they ship an encoder)."""
+        if not hasattr(self.net, "encode"):
+            raise ValueError(f"{self.source or self.card.name}: a {self.card.config.arch} model has "
+                             "no encoder; --like needs a drum-machine model")
+        x = torch.from_numpy(np.ascontiguousarray(bars, np.float32)).to(self.device)
+        return self.net.encode(x).float().cpu().numpy()
+
     def generate(self, seeds, truncation=None) -> np.ndarray:
         dim = self.card.config.latent_dim
         return self.generate_latents(np.stack([seed_latent(s, dim) for s in seeds]),

@@ -177,3 +177,19 @@ def test_parts_rebuild_the_bar_by_placing_hits_in_the_time_domain():
             w = p["gain"][:, None, None] * p["pan_gains"][:, :, k, None] * p["velocity"][:, k, s, None, None]
             bar = bar.index_add(2, idx, w * p["hits"][:, k, None])
     assert torch.allclose(bar, net.decode(z), atol=1e-5)
+
+
+def test_uniform_and_gaussian_latents_are_inverse_and_encode_returns_uniform_latents(tmp_path):
+    torch.manual_seed(0)
+    net = DrumMachine(tiny_cfg()).eval()
+    with torch.no_grad():  # a fitted prior, not the identity
+        a = torch.randn(net.cfg.latent_dim, net.cfg.latent_dim) * 0.1
+        net.prior_chol.copy_(torch.linalg.cholesky(a @ a.T + torch.eye(net.cfg.latent_dim)))
+        net.prior_mean.normal_()
+    u = torch.rand(4, net.cfg.latent_dim) * 1.8 - 0.9
+    assert torch.allclose(net.uniform_latent(net.gaussian_latent(u)), u, atol=1e-4)
+    gen = BeatGenerator.load(make_tiny_model(tmp_path / "dm", name="drum-machine", model_size=1))
+    latents = gen.encode(gen.generate([1, 2]))
+    assert latents.shape == (2, gen.card.config.latent_dim) and np.all(np.abs(latents) < 1)
+    with pytest.raises(ValueError, match="no encoder"):
+        BeatGenerator.load(make_tiny_model(tmp_path / "wg", model_size=2)).encode(np.zeros((1, 2, 28224)))
