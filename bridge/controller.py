@@ -66,7 +66,7 @@ class Controller:
         try:
             self.worker.submit(job)
         except Rejected as e:
-            origin.error(str(e))
+            origin.error(str(e), kind=e.kind)
 
     def _or_random(self, seed: int | None) -> int:
         return self.random_seed() if seed is None else seed

@@ -30,6 +30,7 @@ class Daemon:
         self.worker = self.controller = self.server = None
         self.stop_event = threading.Event()
         self.signal_name: str | None = None
+        self.started = False  # "stopped" is only logged for a daemon that was ready
 
     # --- start ------------------------------------------------------------------------------
     def start(self) -> "Daemon":
@@ -66,6 +67,7 @@ class Daemon:
         self._open_midi()
         self.worker.start()
         self.server.start()
+        self.started = True
         return self
 
     def _load_model(self) -> None:
@@ -214,9 +216,11 @@ class Daemon:
         reading = self.tempo.current(time.monotonic())
         self.summary["tempo"] = (f"{reading.tempo_bpm:g} bpm ({reading.source}); precedence: "
                                  "request > OSC > MIDI clock > Link > model")
+        self.summary["stop"] = ("Ctrl-C (or SIGTERM) stops the daemon; the loops in progress "
+                                "are finished and answered first")
         lines = ["beatgan serve: ready"]
         for key in ("config", "model", "device", "osc", "midi", "link", "folder", "audio",
-                    "tempo"):
+                    "tempo", "stop"):
             if key in self.summary:
                 lines.append(f"  {key:<8}{self.summary[key]}")
         print("\n".join(lines), file=stream, flush=True)
@@ -232,9 +236,11 @@ class Daemon:
         signal.signal(signal.SIGTERM, on_signal)
 
     def serve_forever(self) -> int:
+        from .ratelimit import LIMITER
         while not self.stop_event.wait(POLL_S):
             if self.midi is not None:
                 self.midi.poll()
+            LIMITER.flush_due()  # "... N more queue-full refusals" once a flood's window ends
         log.info("%s: stopping", self.signal_name or "stop requested")
         self.close()
         return 130 if self.signal_name == "SIGINT" else 0
@@ -255,7 +261,10 @@ class Daemon:
             self.audio.close()
         if self.link is not None:
             self.link.close()
-        log.info("stopped")
+        from .ratelimit import LIMITER
+        LIMITER.flush()  # counts of rate-limited lines still open
+        if self.started:  # after a start-up error the error line is the last word, not this
+            log.info("stopped")
 
 
 def run(cfg: BridgeConfig, config_file: Path | None = None) -> int:

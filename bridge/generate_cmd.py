@@ -2,21 +2,29 @@
 from __future__ import annotations
 
 import argparse
+import shutil
+import sys
 from pathlib import Path
+
+from .requests import MAX_BARS
+
+# Above either of these, generate asks before it starts (or wants --yes when nobody can answer).
+CONFIRM_LOOPS = 1000
+CONFIRM_BYTES = 1_000_000_000
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-n", "--count", type=int, default=1, help="how many loops (default 1)")
     p.add_argument("--bpm", type=float, default=None,
                    help="tempo in bpm, 40-300 (default: the model's tempo)")
-    p.add_argument("--bars", type=int, default=1, choices=(1, 2, 4, 8),
-                   help="bars per file (default 1)")
+    p.add_argument("--bars", type=bars_arg, default=1, metavar=f"1-{MAX_BARS}",
+                   help=f"bars per file, 1-{MAX_BARS} as over OSC (default 1)")
     p.add_argument("--seed", type=int, default=None,
                    help="first seed, 0-2147483647; loop i uses seed+i (default: random seeds)")
     p.add_argument("--out", type=Path, default=Path("beatgan_out"),
                    help="output folder (default beatgan_out)")
     p.add_argument("--model", type=Path, default=None,
-                   help="model folder (default: the shipped weights/, or $BEATGAN_MODEL)")
+                   help="model folder (default: the shipped weights, or $BEATGAN_MODEL)")
     p.add_argument("--mode", default="beats", choices=("beats", "repitch", "stretch"),
                    help="how a bar is fitted to the tempo (default: beats)")
     p.add_argument("--rate", type=int, default=44100,
@@ -27,43 +35,132 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto",
                    help="auto, cpu, cuda (default auto: CUDA when present)")
     p.add_argument("--float", action="store_true", help="32-bit float WAVs instead of 24-bit PCM")
+    p.add_argument("-y", "--yes", action="store_true",
+                   help=f"do not ask before a large job (over {CONFIRM_LOOPS} loops or "
+                        f"{CONFIRM_BYTES // 10**9} GB)")
+
+
+def bars_arg(text: str) -> int:
+    """--bars: the range OSC requests accept (requests.MAX_BARS), one rule for both."""
+    try:
+        bars = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number 1-{MAX_BARS}, got {text!r}")
+    if not 1 <= bars <= MAX_BARS:
+        raise argparse.ArgumentTypeError(f"must be 1-{MAX_BARS}, got {bars}")
+    return bars
+
+
+def seed_range(first: int | None, count: int, random_first) -> list[int]:
+    """Seeds first..first+count-1. A given first seed whose run would pass MAX_SEED is refused
+    (wrapping would name other loops than asked for); a random first seed is drawn low enough."""
+    from beatgan.bridge.cli import UserError
+    from beatgan.generator.latent import MAX_SEED
+    if count > MAX_SEED + 1:
+        raise UserError(f"-n must be at most {MAX_SEED + 1} (one loop per seed), got {count}")
+    if first is None:
+        first = random_first() % (MAX_SEED + 2 - count)
+    elif not 0 <= first <= MAX_SEED:
+        raise UserError(f"--seed must be in 0..{MAX_SEED} (leave it off for random seeds), "
+                        f"got {first}")
+    elif first + count - 1 > MAX_SEED:
+        raise UserError(f"--seed {first} with -n {count} would run past the last seed, "
+                        f"{MAX_SEED}; use --seed {MAX_SEED - count + 1} or lower, or a smaller -n")
+    return list(range(first, first + count))
+
+
+def confirm_size(count: int, each_bytes: int, out: Path, yes: bool, stdin=None) -> None:
+    """Ask before a job over CONFIRM_LOOPS loops or CONFIRM_BYTES; refuse one that cannot fit."""
+    from beatgan.bridge.cli import UserError
+
+    from .loop_size import human_bytes
+    total = count * each_bytes
+    free = _free_bytes(out)
+    if free is not None and total > free:
+        raise UserError(f"{count:,} loops need about {human_bytes(total)} but {out} has "
+                        f"{human_bytes(free)} free; make fewer (-n) or shorter (--bars) loops")
+    if yes or (count <= CONFIRM_LOOPS and total <= CONFIRM_BYTES):
+        return
+    what = f"{count:,} loops, about {human_bytes(total)} ({human_bytes(each_bytes)} each), into {out}"
+    stdin = sys.stdin if stdin is None else stdin
+    if not stdin.isatty():
+        raise UserError(f"this writes {what}; pass --yes to go ahead without asking")
+    print(f"This writes {what}. Go ahead? [y/N] ", end="", file=sys.stderr, flush=True)
+    if stdin.readline().strip().lower() not in ("y", "yes"):
+        raise UserError("nothing written (answer y to go ahead, or pass --yes)")
+
+
+def _free_bytes(out: Path) -> int | None:
+    folder = out
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the folder is created later: its nearest existing parent
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:  # no answer from this file system: the writer reports a full disk itself
+        return None
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from beatgan.bridge.cli import UserError
     from beatgan.generator.engine import BeatGenerator
-    from beatgan.generator.latent import MAX_SEED
     from beatgan.generator.weights import ModelLoadError
 
-    from .loopfolder import LoopFolder
-    from .render import render
+    from .loop_size import loop_bytes
 
     if args.count < 1:
         raise UserError(f"-n must be >= 1, got {args.count}")
-    if args.seed is not None and not 0 <= args.seed <= MAX_SEED:
-        # Refused rather than wrapped: a wrapped seed would name a different loop than asked for.
-        raise UserError(f"--seed must be in 0..{MAX_SEED} (leave it off for random seeds), "
-                        f"got {args.seed}")
+    if args.seed is not None:  # checked before seconds of model loading
+        seed_range(args.seed, args.count, None)
     try:
         gen = BeatGenerator.load(args.model, device=args.device, truncation=args.truncation)
     except ModelLoadError as e:
         raise UserError(str(e)) from e
     bpm = args.bpm if args.bpm is not None else gen.card.tempo_bpm
-    first = args.seed if args.seed is not None else gen.random_seed()
-    seeds = [(first + i) % (MAX_SEED + 1) for i in range(args.count)]
-    folder = LoopFolder(args.out, subtype="FLOAT" if args.float else "PCM_24")
+    seeds = seed_range(args.seed, args.count, gen.random_seed)
+    subtype = "FLOAT" if args.float else "PCM_24"
+    card = gen.card
+    if 40.0 <= bpm <= 300.0:  # an out-of-range tempo is refused by render with its own message
+        confirm_size(len(seeds), loop_bytes(args.rate, card.channels, subtype, args.bars,
+                                            card.beats_per_bar, bpm), args.out, args.yes)
+    return write_loops(gen, seeds, bpm, args, subtype)
+
+
+def write_loops(gen, seeds: list[int], bpm: float, args: argparse.Namespace, subtype: str) -> int:
+    """Print each path as soon as its file is complete (a pipe or a DAW sees it at once); on
+    Ctrl-C or SIGTERM finish the file in progress, then say what was written."""
+    from tqdm import tqdm
+
+    from .loopfolder import LoopFolder
+    from .render import render
+    from .stop_signals import StopSignals
+
+    folder = LoopFolder(args.out, subtype=subtype)
     batch = 64
-    written = []
-    with tqdm(total=len(seeds), unit="loop", disable=len(seeds) < 8) as bar:
-        for i in range(0, len(seeds), batch):
-            chunk = seeds[i:i + batch]
-            for seed, audio in zip(chunk, gen.generate(chunk)):
-                out = render(audio, gen.card, bpm, bars=args.bars, rate=args.rate, mode=args.mode)
-                written.append(folder.write(out, args.rate, bpm, args.bars, seed,
-                                            beats_per_bar=gen.card.beats_per_bar))
-                bar.update(1)
-    for path in written:
-        print(path)
+    written: list[int] = []
+    with StopSignals() as stop, tqdm(total=len(seeds), unit="loop",
+                                     disable=len(seeds) < 8) as bar:
+        try:
+            for i in range(0, len(seeds), batch):
+                chunk = seeds[i:i + batch]
+                for seed, audio in zip(chunk, gen.generate(chunk)):
+                    if stop.requested:
+                        break
+                    out = render(audio, gen.card, bpm, bars=args.bars, rate=args.rate,
+                                 mode=args.mode)
+                    path = folder.write(out, args.rate, bpm, args.bars, seed,
+                                        beats_per_bar=gen.card.beats_per_bar)
+                    written.append(seed)
+                    bar.write(str(path), file=sys.stdout)
+                    sys.stdout.flush()
+                    bar.update(1)
+                if stop.requested:
+                    break
+        except KeyboardInterrupt:  # a second Ctrl-C: stop now, but still say what is on disk
+            stop.signal_name = stop.signal_name or "SIGINT"
+    if stop.requested:
+        bar.close()
+        done = (f"seeds {written[0]}-{written[-1]}, " if written else "")
+        print(f"beatgan generate: stopped by {stop.signal_name} after {len(written):,} of "
+              f"{len(seeds):,} loops ({done}in {folder.folder})", file=sys.stderr, flush=True)
+        return stop.exit_code()
     return 0

@@ -9,8 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
-from pythonosc.osc_packet import OscPacket
-
+from .osc_packet import Unreadable, read_packet
 from .requests import (Generate, Mode, Morph, Origin, Ping, Play, Request, Slot, Status, Stop,
                        Tempo, Truncation, Variation)
 
@@ -42,18 +41,14 @@ class OscApi:
         self.bad_packets = 0
 
     def handle_datagram(self, data: bytes, send: Send | None, who: str, received_s: float) -> None:
-        try:
-            packet = OscPacket(data)
-        except Exception as e:  # noqa: BLE001 - python-osc raises ParseError and, on some
-            # garbage, struct/Unicode/Index errors; all mean "not OSC", answered below.
-            self.bad_packets += 1
-            Origin("", who, received_s, send).error(
-                f"not an OSC packet ({len(data)} bytes): {type(e).__name__}: {str(e)[:200]}")
-            return
-        for timed in packet.messages:
-            # Bundle time tags are not honoured: every message is carried out on arrival.
-            self.handle_message(timed.message.address, timed.message.params, send, who,
-                                received_s)
+        # Each part is answered on its own: the messages that can be read are carried out, and
+        # each datagram or bundle element that cannot gets one /beatgan/error.
+        for part in read_packet(data):
+            if isinstance(part, Unreadable):
+                self.bad_packets += 1
+                Origin("", who, received_s, send).error(part.why)
+            else:
+                self.handle_message(part.address, part.params, send, who, received_s)
 
     def handle_message(self, address: str, args, send: Send | None, who: str,
                        received_s: float) -> None:

@@ -5,6 +5,7 @@ Routing lives in osc_api.py; this module only moves bytes. Replies go to the sen
 """
 from __future__ import annotations
 
+import errno
 import logging
 import socket
 import threading
@@ -13,6 +14,7 @@ import time
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from .osc_api import OscApi
+from .ratelimit import LIMITER
 
 log = logging.getLogger("beatgan.bridge")
 
@@ -34,6 +36,23 @@ def encode(address: str, *args) -> bytes:
     return b.build().dgram
 
 
+def bind_hint(e: OSError, host: str, port: int) -> str:
+    """What to do about a failed bind: each cause has its own fix."""
+    if isinstance(e, socket.gaierror):
+        return (f"{host!r} is not an IP address or a known host name; use --host 127.0.0.1 "
+                "(this computer only) or --host 0.0.0.0 (your LAN)")
+    if e.errno == errno.EADDRINUSE:
+        return (f"another program holds UDP port {port}: is another beatgan serve running? "
+                "stop it or pick another --osc-port")
+    if e.errno == errno.EADDRNOTAVAIL:
+        return (f"{host} is not an address of this computer; use --host 127.0.0.1 (this "
+                "computer only) or --host 0.0.0.0 (your LAN)")
+    if e.errno in (errno.EACCES, errno.EPERM):
+        return (f"port {port} needs administrator rights or is blocked; pick a port above 1024 "
+                "with --osc-port")
+    return "check --host and --osc-port"
+
+
 class OscServer:
     def __init__(self, api: OscApi | None, host: str = "127.0.0.1", port: int = 14700,
                  reply_port: int = 14701, allow: tuple[str, ...] = ()):
@@ -51,8 +70,8 @@ class OscServer:
             self.sock.bind((host, port))
         except OSError as e:
             self.sock.close()
-            raise OSError(f"cannot listen for OSC on {host}:{port} ({e.strerror or e}); is "
-                          "another beatgan serve running? pick another --osc-port") from None
+            raise OSError(f"cannot listen for OSC on {host}:{port} ({e.strerror or e}); "
+                          f"{bind_hint(e, host, port)}") from None
         self.sock.settimeout(0.25)  # so close() is noticed without a wake-up packet
         self.host, self.port = self.sock.getsockname()[:2]
         self._closing = threading.Event()
@@ -94,9 +113,9 @@ class OscServer:
     def _refuse(self, host: str) -> None:
         n = self.refused.get(host, 0) + 1
         self.refused[host] = n
-        if n == 1 or n % 1000 == 0:
-            log.warning("dropped %d OSC datagram(s) from %s: not in the allow-list (%s)", n, host,
-                        ", ".join(sorted(self.allow)))
+        LIMITER.log(logging.WARNING, f"datagrams from {host} dropped by the allow-list",
+                    "dropped %d OSC datagram(s) from %s: not in the allow-list (%s)", n, host,
+                    ", ".join(sorted(self.allow)))
 
     def _sender(self, peer: tuple[str, int]):
         dest = (peer[0], self.reply_port or peer[1])
@@ -110,7 +129,8 @@ class OscServer:
             self.sock.sendto(encode(address, *args), dest)
         except OSError as e:
             # The request was carried out; only its answer could not be delivered.
-            log.warning("could not send %s to %s:%d (%s)", address, dest[0], dest[1], e)
+            LIMITER.log(logging.WARNING, f"undelivered replies to {dest[0]}:{dest[1]}",
+                        "could not send %s to %s:%d (%s)", address, dest[0], dest[1], e)
 
     def stop(self) -> None:
         """Stop receiving; the socket stays open so queued requests can still be answered."""

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from dataclasses import dataclass, fields
 from dataclasses import field as dc_field
 from typing import Callable, ClassVar
 
 from beatgan.generator.latent import MAX_SEED, TRUNCATION_RANGE
 
+from .ratelimit import LIMITER
 from .render import TEMPO_RANGE_BPM
 
 RANDOM_SEED = -1          # the wire value for "pick a fresh random seed"
@@ -48,10 +50,15 @@ class Origin:
         if self.send is not None:
             self.send(address, *args)
 
-    def error(self, message: str, latency_ms: float | None = None) -> None:
-        """Answer on /beatgan/error and log it: a rejection is never silent."""
+    def error(self, message: str, latency_ms: float | None = None,
+              kind: str | None = None) -> None:
+        """Answer on /beatgan/error and log it: a rejection is never silent. The log is
+        rate-limited per `kind` (a flood of one error is a few lines and a count); the
+        default kind is the message with its numbers left out."""
         took = "" if latency_ms is None else f" {latency_ms:.1f} ms"
-        log.warning("%s %s -> error: %s%s", self.who, _clip(self.address, 80), message, took)
+        kind = kind or f"errors like '{_clip(re.sub(r'[0-9]+', 'N', message), 60)}'"
+        LIMITER.log(logging.WARNING, kind, "%s %s -> error: %s%s", self.who,
+                    _clip(self.address, 80), message, took)
         self.reply(ERROR, _clip(self.address, 256), message)
 
 

@@ -6,6 +6,7 @@ an unknown key or a value of the wrong type is an error that names the key.
 """
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -72,6 +73,8 @@ class BridgeConfig:
         if self.truncation != 0.0 and not 0.05 <= self.truncation <= 2.0:
             raise ValueError(f"truncation must be 0 (the model's default) or in 0.05..2, "
                              f"got {self.truncation}")
+        for addr in self.allow:
+            check_client_address(addr)
         if not 0.0 <= self.headroom_db <= 60.0:
             raise ValueError(f"headroom_db must be in 0..60 dB, got {self.headroom_db}")
         if not 0.05 <= self.clock_timeout_s <= 60.0:
@@ -87,6 +90,16 @@ class BridgeConfig:
         if self.slots_file:
             return Path(self.slots_file).expanduser()
         return Path(platformdirs.user_data_dir(APP)) / "slots.json"
+
+
+def check_client_address(addr: str) -> None:
+    """An allow-list entry is compared with the sender's IP address, so it must be one: a host
+    name or a typo would silently drop every client."""
+    try:
+        ipaddress.ip_address(addr)
+    except ValueError:
+        raise ValueError(f"allow: {addr!r} is not an IP address; give the client's address, "
+                         "e.g. 127.0.0.1 or 192.168.1.20") from None
 
 
 def _check_port(name: str, port: int) -> None:

@@ -22,7 +22,12 @@ log = logging.getLogger("beatgan.bridge")
 
 
 class Rejected(Exception):
-    """A request that could not be queued; the message says why."""
+    """A request that could not be queued; the message says why, `kind` names it in the
+    rate-limited log ("queue-full refusals")."""
+
+    def __init__(self, message: str, kind: str):
+        super().__init__(message)
+        self.kind = kind
 
 
 @dataclass
@@ -63,12 +68,12 @@ class Worker:
     # --- producers ------------------------------------------------------------------------
     def submit(self, job: Job) -> None:
         if self._closing.is_set():
-            raise Rejected("the daemon is shutting down")
+            raise Rejected("the daemon is shutting down", "shutting-down refusals")
         try:
             self._q.put_nowait(job)
         except queue.Full:
             raise Rejected(f"queue full ({self.queue_size} requests waiting); send again after "
-                           "a /beatgan/done") from None
+                           "a /beatgan/done", "queue-full refusals") from None
 
     @property
     def depth(self) -> int:

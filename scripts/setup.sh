@@ -38,6 +38,9 @@ fi
 # locally (a range would pull a multi-GB CUDA build). Elsewhere pip takes it from PyPI. With a
 # GPU, install your CUDA torch before running this; an importable torch is kept.
 .venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/pip install -q "torch==2.13.0"
+# The distribution was called "beatgan" before it became "beatgan-bridge": an old editable
+# install of it would shadow the new one, so it goes first.
+if .venv/bin/pip show -q beatgan >/dev/null 2>&1; then .venv/bin/pip uninstall -q -y beatgan; fi
 if [ "$want_test" = 1 ]; then
   .venv/bin/pip install -q -e ".[test,train]"
 else

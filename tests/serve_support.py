@@ -202,7 +202,7 @@ class DaemonProcess:
         def read():
             for line in self.proc.stdout:
                 lines.append(line.rstrip("\n"))
-                if lines[-1].startswith("  tempo"):
+                if lines[-1].startswith("  stop"):  # the summary's last line
                     break
             done.set()
         threading.Thread(target=read, daemon=True).start()

@@ -213,3 +213,66 @@ def test_handler_crash_is_answered_and_contained():
 
 def test_no_sender_means_log_only():
     OscApi(Recorder().handle).handle_datagram(b"garbage", None, "test", 0.0)
+
+
+# --- bundles: every element that cannot be read gets its own answer (issue 23) -----------------
+
+def bundle(*elements: bytes, timetag: bytes = b"\x00" * 7 + b"\x01") -> bytes:
+    """A bundle from raw element contents, each framed with its int32 size."""
+    return b"#bundle\x00" + timetag + b"".join(len(e).to_bytes(4, "big") + e for e in elements)
+
+
+def test_bundle_element_that_is_not_osc_is_answered_and_the_rest_carried_out():
+    rec = feed(bundle(msg("/beatgan/ping", 1), b"garbage!", msg("/beatgan/tempo", 100.0)))
+    assert [r for r, _ in rec.requests] == [Ping(1), Tempo(100.0)]
+    assert len(rec.replies) == 1
+    address, (echo, why) = rec.replies[0]
+    assert address == "/beatgan/error" and echo == ""
+    assert "bundle element 2 (at byte 44)" in why
+
+
+def test_bundle_with_an_undecodable_message_element():
+    broken = b"/beatgan/ping\x00\x00\x00,i\x00\x00"   # promises an int it does not carry
+    rec = feed(bundle(broken, msg("/beatgan/ping", 2)))
+    assert [r for r, _ in rec.requests] == [Ping(2)]
+    assert len(rec.replies) == 1 and "bundle element 1" in rec.replies[0][1][1]
+
+
+def test_empty_and_nested_elements():
+    inner = bundle(msg("/beatgan/ping", 3), b"")
+    rec = feed(bundle(inner, b""))
+    assert [r for r, _ in rec.requests] == [Ping(3)]
+    whys = [args[1] for _, args in rec.replies]
+    assert len(whys) == 2
+    assert "bundle element 1.2" in whys[0] and "empty" in whys[0]
+    assert "bundle element 2" in whys[1]
+
+
+def test_deeply_nested_bundles_are_refused_not_recursed():
+    data = msg("/beatgan/ping", 4)
+    for _ in range(50):
+        data = bundle(data)
+    rec = feed(data)
+    assert rec.requests == [] and len(rec.replies) == 1
+    assert "nested deeper" in rec.replies[0][1][1]
+
+
+@pytest.mark.parametrize("size", [-16, -4, 1 << 30])
+def test_bundle_element_size_that_does_not_fit_is_answered_promptly(size):
+    """python-osc loops forever on a negative element size; the reader answers instead."""
+    import threading
+    data = (b"#bundle\x00" + b"\x00" * 7 + b"\x01" + len(msg("/beatgan/ping", 5)).to_bytes(4, "big")
+            + msg("/beatgan/ping", 5) + size.to_bytes(4, "big", signed=True) + b"abcd")
+    result = []
+    t = threading.Thread(target=lambda: result.append(feed(data)), daemon=True)
+    t.start()
+    t.join(5.0)
+    assert result, "the bundle reader did not return"
+    rec = result[0]
+    assert [r for r, _ in rec.requests] == [Ping(5)]
+    assert len(rec.replies) == 1 and f"size {size}" in rec.replies[0][1][1]
+
+
+def test_bundle_reader_logs_nothing_on_the_root_logger(caplog):
+    feed(bundle(b"garbage!", b"\x00\x00\x00\x00"))
+    assert not [r for r in caplog.records if r.name == "root"]
