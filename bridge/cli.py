@@ -76,14 +76,26 @@ def _did_you_mean(word: str, candidates) -> str:
     return f"; did you mean {close[0]}?" if close else ""
 
 
+class _Version(argparse.Action):
+    """--version, printed as one line (argparse's own action re-wraps it to the terminal) and
+    looked up only when asked for."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                 help=None):
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(version())
+        parser.exit()
+
+
 def _global_flags(parser: argparse.ArgumentParser, after_command: bool) -> None:
     # The same flags before and after the command name. After it, the default is SUPPRESS so a
     # subcommand's parser does not overwrite a --debug given before the name with False.
     default = argparse.SUPPRESS if after_command else False
     parser.add_argument("--debug", action="store_true", default=default,
                         help="show tracebacks and debug logs")
-    parser.add_argument("--version", action="version", version=version(),
-                        help="show the installed version and exit")
+    parser.add_argument("--version", action=_Version, help="show the installed version and exit")
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
