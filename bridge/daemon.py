@@ -7,6 +7,7 @@ thread; PortAudio and rtmidi add their own callback threads, and Link (when on) 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import tempfile
@@ -130,6 +131,8 @@ class Daemon:
                             "--out DIR") from None
         self.folder = LoopFolder(out)
         self.summary["folder"] = f"{out} (WAV, {cfg.rate} Hz)"
+        note_folder(out.resolve())
+
 
     def _open_audio(self) -> None:
         cfg = self.cfg
@@ -265,6 +268,21 @@ class Daemon:
         LIMITER.flush()  # counts of rate-limited lines still open
         if self.started:  # after a start-up error the error line is the last word, not this
             log.info("stopped")
+
+
+def note_folder(out: Path) -> None:
+    """Write the loop folder where the REAPER scripts look for it (settings.folder_note_path),
+    so their default folder is the daemon's, whatever --out or the OS's music folder is."""
+    from .settings import folder_note_path
+    note = folder_note_path()
+    tmp = note.with_name(note.name + ".tmp")
+    try:
+        note.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(f"{out}\n", encoding="utf-8")
+        os.replace(tmp, note)   # atomic: a script never reads half a path
+    except OSError as e:  # the daemon works without it; only the scripts' default is affected
+        log.warning("could not note the loop folder in %s (%s); set the folder in REAPER's "
+                    "beatgan_settings.lua", note, e.strerror or e)
 
 
 def run(cfg: BridgeConfig, config_file: Path | None = None) -> int:

@@ -7,7 +7,12 @@ an unknown key or a value of the wrong type is an error that names the key.
 from __future__ import annotations
 
 import ipaddress
-import tomllib
+import sys
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser from PyPI (a dependency there)
+    import tomli as tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -17,6 +22,7 @@ APP = "beatgan"
 CONFIG_FILE = "serve.toml"
 OSC_PORT = 14700     # clear of AbletonOSC (11000/11001) and Reaper's OSC defaults (8000/9000)
 REPLY_PORT = 14701
+FOLDER_NOTE = "folder.txt"  # the daemon's loop folder, one line, for the REAPER scripts
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,14 @@ def check_client_address(addr: str) -> None:
 def _check_port(name: str, port: int) -> None:
     if not 0 <= port <= 65535:
         raise ValueError(f"{name} must be in 0..65535, got {port}")
+
+
+def folder_note_path() -> Path:
+    """Where the daemon notes its loop folder for the REAPER scripts (they cannot ask it over
+    OSC): folder.txt in the user data folder, which the scripts work out the same way:
+    Linux $XDG_DATA_HOME/beatgan (~/.local/share/beatgan), macOS ~/Library/Application
+    Support/beatgan, Windows %LOCALAPPDATA%\\beatgan\\beatgan."""
+    return Path(platformdirs.user_data_dir(APP)) / FOLDER_NOTE
 
 
 def default_config_path() -> Path:

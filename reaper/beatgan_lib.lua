@@ -6,7 +6,8 @@
 --   beatgan_settings.lua          set the watched folder, the MIDI output and the note
 --
 -- Settings live in REAPER's ExtState section "BeatGAN" (kept across restarts):
---   folder     the daemon's watched folder (beatgan serve --out), default ~/Music/BeatGAN
+--   folder     the daemon's watched folder (beatgan serve --out); default: the folder the
+--              daemon noted when it last started (see M.folder_note_path), else ~/Music/BeatGAN
 --   midi_out   name (or part of it) of the MIDI output that reaches the daemon, default BeatGAN
 --   note       MIDI note sent by beatgan_generate_insert.lua, default 60 (any note outside the
 --              seed-slot octave 36-47 asks for a loop from a fresh random seed; see docs/midi.md)
@@ -63,7 +64,38 @@ function M.loop_files(folder)
   return names
 end
 
+-- The daemon notes its loop folder (its --out, or BeatGAN in your music folder) in folder.txt
+-- in its user data folder each time it starts (bridge/settings.py folder_note_path); the
+-- scripts read it there, so they and the daemon agree without a setting.
+function M.folder_note_path()
+  local os_name = (reaper.GetOS and reaper.GetOS()) or ""
+  local home = os.getenv("HOME") or os.getenv("USERPROFILE") or ""
+  if os_name:match("^Win") or package.config:sub(1, 1) == "\\" then
+    local base = os.getenv("LOCALAPPDATA") or M.join(M.join(home, "AppData"), "Local")
+    return M.join(M.join(M.join(base, "beatgan"), "beatgan"), "folder.txt")
+  elseif os_name:match("^OSX") or os_name:match("^macOS") then
+    return M.join(M.join(M.join(home, "Library"), "Application Support"), "beatgan") .. "/folder.txt"
+  end
+  local data = os.getenv("XDG_DATA_HOME")
+  if data == nil or data == "" then data = M.join(M.join(home, ".local"), "share") end
+  return M.join(M.join(data, "beatgan"), "folder.txt")
+end
+
+-- The daemon's folder as it noted it, or nil when it has not run on this computer yet.
+function M.noted_folder()
+  local f = io.open(M.folder_note_path(), "r")
+  if not f then return nil end
+  local line = f:read("l")
+  f:close()
+  if line == nil then return nil end
+  line = line:gsub("%s+$", "")
+  if line == "" then return nil end
+  return line
+end
+
 function M.default_folder()
+  local noted = M.noted_folder()
+  if noted then return noted end
   local home = os.getenv("HOME") or os.getenv("USERPROFILE") or ""
   return M.join(M.join(home, "Music"), "BeatGAN")
 end

@@ -149,11 +149,11 @@ def to_lua(value) -> str:
     raise TypeError(type(value))
 
 
-def run_script(tmp_path, name, home=None, **scenario) -> dict:
+def run_script(tmp_path, name, home=None, env=None, **scenario) -> dict:
     scenario["script"] = REAPER / name
     path = tmp_path / "scenario.lua"
     path.write_text("return " + to_lua(scenario) + "\n")
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(home or tmp_path)}
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home or tmp_path), **(env or {})}
     run = subprocess.run([lua(), str(FAKE), str(path)], capture_output=True, text=True,
                          timeout=30, env=env)
     assert run.returncode == 0, run.stderr
@@ -273,3 +273,50 @@ def test_insert_newest_finds_the_daemons_latest_loop(daemon, tmp_path):
     r = run_script(tmp_path, "beatgan_insert_newest.lua", ext={"folder": daemon.out},
                    selected=[1])
     assert r["items"]["1"] == [{"file": paths[-1], "position": 0}]
+
+
+# --------------------------------------------------------------------------------------------
+# The scripts' default folder is the daemon's (issue 23): the daemon notes it in folder.txt in
+# its user data folder, the scripts read it from there on each OS.
+
+def test_default_folder_is_the_one_the_daemon_noted(daemon, tmp_path):
+    daemon.drain(wait=0.1)
+    daemon.send("/beatgan/generate", 9, 120.0, 1)
+    path = daemon.receive("/beatgan/done")[1][0]
+    data = daemon.out.parent / "data"            # the daemon's XDG_DATA_HOME
+    from beatgan.bridge.settings import FOLDER_NOTE
+    assert (data / "beatgan" / FOLDER_NOTE).read_text().strip() == str(daemon.out.resolve())
+    # No folder setting in REAPER, a HOME whose Music folder is empty: the daemon's folder wins.
+    r = run_script(tmp_path, "beatgan_insert_newest.lua", home=tmp_path, selected=[1],
+                   os="Linux-x86_64", env={"XDG_DATA_HOME": str(data)})
+    assert r["items"]["1"] == [{"file": path, "position": 0}], r["messages"]
+
+
+@pytest.mark.parametrize("os_name, note", [
+    ("macOS-arm64", "Library/Application Support/beatgan/folder.txt"),
+    ("OSX64", "Library/Application Support/beatgan/folder.txt"),
+    ("Win64", "local/beatgan/beatgan/folder.txt"),
+    ("Linux-x86_64", ".local/share/beatgan/folder.txt"),
+])
+def test_noted_folder_is_read_where_each_os_keeps_it(tmp_path, loops, os_name, note):
+    (tmp_path / note).parent.mkdir(parents=True)
+    (tmp_path / note).write_text(f"{loops}\n")
+    r = run_script(tmp_path, "beatgan_insert_newest.lua", home=tmp_path, selected=[1],
+                   os=os_name, env={"LOCALAPPDATA": str(tmp_path / "local")})
+    newest = str(loops / loop_name("20250101-120000-123", 2, counter=2))
+    assert r["items"]["1"] == [{"file": newest, "position": 0}], r["messages"]
+
+
+def test_python_and_lua_agree_on_the_note_path(tmp_path, monkeypatch):
+    """On Linux both follow XDG_DATA_HOME (platformdirs for the daemon)."""
+    from beatgan.bridge.settings import folder_note_path
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    expected = folder_note_path()
+    expected.parent.mkdir(parents=True)
+    folder = tmp_path / "somewhere"
+    folder.mkdir()
+    (folder / loop_name()).write_bytes(b"RIFF")
+    expected.write_text(f"{folder}\n")
+    r = run_script(tmp_path, "beatgan_insert_newest.lua", selected=[1], os="Linux-x86_64",
+                   env={"XDG_DATA_HOME": str(tmp_path / "xdg")})
+    assert r["items"]["1"] == [{"file": str(folder / loop_name()), "position": 0}]

@@ -155,6 +155,7 @@ reaper = {
     state.midi[#state.midi + 1] = {mode, m1, m2, m3}
   end,
   time_precise = function() return clock end,
+  GetOS = function() return scenario.os or "Other" end,
   defer = function(fn)
     assert(pending_defer == nil, "one deferred call at a time")
     pending_defer = fn
