@@ -1,4 +1,4 @@
-"""Ableton Link as a tempo source (optional: `pip install 'beatgan[link]'`, the aalink package).
+"""Ableton Link as a tempo source (optional: `pip install 'beatgan-bridge[link]'`, the aalink package).
 
 aalink needs a running asyncio loop, so the Link session lives on one small thread of its own;
 the daemon only reads tempo and beat from it. Link counts as a tempo source only while it has
@@ -30,7 +30,7 @@ class LinkClock:
         try:
             import aalink
         except ImportError as e:
-            raise LinkUnavailable(f"aalink is not installed ({e}); pip install 'beatgan[link]'") \
+            raise LinkUnavailable(f"aalink is not installed ({e}); pip install 'beatgan-bridge[link]'") \
                 from None
         ready = threading.Event()
         failure: list[BaseException] = []

@@ -22,6 +22,11 @@ VIRTUAL_PORT = "BeatGAN"
 JACK_BACKEND = "mido.backends.rtmidi/UNIX_JACK"
 
 
+# Windows MIDI (WinMM) cannot create ports; a loopback driver provides one the daemon opens.
+WINDOWS_NO_VIRTUAL = ("virtual MIDI ports do not exist on Windows: create a port named BeatGAN "
+                      "in loopMIDI (tobias-erichsen.de) and start with --midi-in BeatGAN")
+
+
 class MidiUnavailable(Exception):
     """No MIDI input: no backend, no port, or the port refused to open."""
 
@@ -123,6 +128,9 @@ class MidiInput:
             import mido
         except ImportError as e:
             raise MidiUnavailable(f"mido is not installed ({e})") from None
+        if not self.want and sys.platform == "win32":
+            # Said before any backend is tried, so the summary is this one line.
+            raise MidiUnavailable(WINDOWS_NO_VIRTUAL)
         reasons, working = [], None
         for name in self._candidates():
             try:
@@ -145,8 +153,7 @@ class MidiInput:
     def _open_port(self) -> None:
         if not self.want:
             if sys.platform == "win32":
-                raise MidiUnavailable("virtual MIDI ports do not exist on Windows; create one "
-                                      "with loopMIDI and pass --midi-in NAME")
+                raise MidiUnavailable(WINDOWS_NO_VIRTUAL)
             self.port = self.backend.open_input(VIRTUAL_PORT, virtual=True,
                                                 client_name=VIRTUAL_PORT,
                                                 callback=self._on_message)

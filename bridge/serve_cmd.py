@@ -43,7 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(default: the default output)")
     p.add_argument("--no-audio", action="store_true", default=None, help="no audio output")
     p.add_argument("--link", action="store_true", default=None,
-                   help="follow Ableton Link's tempo (needs `pip install 'beatgan[link]'`)")
+                   help="follow Ableton Link's tempo (needs `pip install 'beatgan-bridge[link]'`)")
     p.add_argument("--config", metavar="FILE",
                    help="TOML settings file (default: serve.toml in your user config folder, "
                         "if it exists)")

@@ -205,3 +205,15 @@ def test_summary_says_how_to_stop(tiny_model, tmp_path):
         assert "Ctrl-C" in d.line("stop")
     finally:
         assert d.stop() == 0, d.log()
+
+
+def test_windows_says_to_use_loopmidi(monkeypatch):
+    """No virtual MIDI ports on Windows: the summary line names loopMIDI and --midi-in."""
+    from beatgan.bridge.midi_in import MidiInput, MidiUnavailable
+    monkeypatch.setattr(sys, "platform", "win32")
+    midi = MidiInput(note_map=None, clock=None, handle=None)
+    with pytest.raises(MidiUnavailable) as e:
+        midi.open()
+    assert str(e.value).startswith("virtual MIDI ports do not exist on Windows")
+    assert "loopMIDI" in str(e.value) and "--midi-in BeatGAN" in str(e.value)
+    assert ";" not in str(e.value)       # one reason, not one per backend tried

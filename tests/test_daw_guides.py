@@ -105,3 +105,44 @@ def test_extraction_finds_what_the_guides_hold():
     m4l = (ROOT / "max_for_live" / "README.md").read_text()
     assert ["python3", "max_for_live/build_amxd.py", "--check"] in [
         a[:3] for a in commands(m4l, "python3")]
+
+
+# --- install first (issue 23) ------------------------------------------------------------------
+
+README = ROOT / "README.md"
+
+
+def install_section() -> str:
+    text = README.read_text()
+    m = re.search(r"^## Install\n(.*?)^## ", text, re.S | re.M)
+    assert m, "README has no Install section"
+    return m.group(1)
+
+
+def test_readme_installs_on_each_os():
+    section = install_section()
+    for os_name, words in {"macOS": ("CoreAudio", "CoreMIDI"),
+                           "Windows": ("WASAPI", "WinMM", "loopMIDI", "--midi-in BeatGAN"),
+                           "Linux": ("ALSA", "JACK", "libportaudio2")}.items():
+        assert f"**{os_name}**" in section, os_name
+        for w in words:
+            assert w in section, (os_name, w)
+    for tool in ("pipx install", "uv tool install", "beatgan --version", "beatgan daw-files"):
+        assert tool in section, tool
+
+
+@pytest.mark.parametrize("guide", GUIDES[:3], ids=lambda p: p.name)
+def test_guides_start_from_the_install_section(guide):
+    head = guide.read_text()[:2500]
+    assert "(../README.md#install)" in head
+    assert "beatgan daw-files --out" in head
+
+
+def test_reaper_guide_says_what_play_does_and_how_to_turn_it_off():
+    text = (ROOT / "docs" / "reaper.md").read_text()
+    head = text[:2500]
+    assert "play" in head and "audio output" in head
+    section = text[text.index("### What play does"):]
+    section = section[:section.index("\n## ")]
+    for words in ("--no-audio", "PLAY t/beatgan/play", "default output device"):
+        assert words in section, words
