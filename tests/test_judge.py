@@ -194,13 +194,15 @@ def test_judge_cli_show_and_usage(capsys):
 
 # ---- reproducibility ---------------------------------------------------------------------------
 def test_the_committed_judge_is_what_judge_build_makes(tmp_path):
-    """`beatgan judge build` from the manifest gives the committed weights: bit for bit where the
+    """`beatgan judge build` from the committed card's manifest gives the committed weights (and,
+    as the code's defaults are that manifest, so does a plain build): bit for bit where the
     libraries match, else the same held-out accuracy and probe verdicts within tolerance.
     (Renders 2688 bars and trains on one thread: about 2-3 minutes on a 2-core CPU.)"""
     from beatgan.training.judge_cmd import compare
     out = tmp_path / "judge"
-    assert cli_main(["judge", "build", "--out", str(out)]) == 0
-    committed = json.loads((judge_mod.JUDGE_DIR / judge_mod.CARD_FILE).read_text())
+    card = judge_mod.JUDGE_DIR / judge_mod.CARD_FILE
+    assert cli_main(["judge", "build", "--out", str(out), "--manifest", str(card)]) == 0
+    committed = json.loads(card.read_text())
     rebuilt = json.loads((out / judge_mod.CARD_FILE).read_text())
     same, how = compare(committed, rebuilt)
     assert same, how

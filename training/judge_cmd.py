@@ -1,7 +1,8 @@
 """`beatgan judge build --out DIR`: make the fixed quality judge from its manifest, reproducibly.
 
     beatgan judge build --out training/judge      # what the committed judge was made with
-    beatgan judge verify                          # rebuild into a temporary folder and compare
+    beatgan judge build --out DIR --manifest training/judge/judge_card.json   # from its card
+    beatgan judge verify                          # rebuild from the card and compare
     beatgan judge show                            # the committed judge's card in short
 
 The build renders its own training bars in memory from every usable Hydrogen kit (judge_data.py),
@@ -38,12 +39,33 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="build: the folder to write judge.safetensors + judge_card.json to")
     p.add_argument("--judge", type=Path, default=None,
                    help="verify/show: the judge folder (default: the committed training/judge)")
+    p.add_argument("--manifest", type=Path, default=None, metavar="CARD",
+                   help="build: take the data, training and network settings from a judge card "
+                        "(e.g. training/judge/judge_card.json) instead of the defaults; verify "
+                        "always builds from the card it checks")
     p.add_argument("--drumkits-root", type=Path, default=None,
                    help="where Hydrogen kits live (default /usr/share/hydrogen/data/drumkits)")
 
 
+def configs_from_card(card: dict):
+    """(data, training, network) configs as a judge card records them (its manifest)."""
+    from dataclasses import fields
+
+    from .judge_data import JudgeDataConfig
+    from .judge_net import JudgeConfig, JudgeTrainConfig
+
+    def pick(cls, d):
+        out = {f.name: d[f.name] for f in fields(cls) if f.name in d}
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in out.items()})
+    # The card's `kits` is the manifest of the kits used; the selection asked for is `kit_selection`.
+    data = {k: v for k, v in card["data"].items() if k != "kits"}
+    data["kits"] = data.pop("kit_selection", None)
+    return pick(JudgeDataConfig, data), pick(JudgeTrainConfig, card["training"]), \
+        JudgeConfig(**card["config"])
+
+
 def build(out: Path, drumkits_root: Path | None = None, data_config=None, train_config=None,
-          progress=print) -> dict:
+          progress=print, net_config=None) -> dict:
     """Render, train, write the judge into `out`; returns its card."""
     import torch
 
@@ -64,7 +86,11 @@ def build(out: Path, drumkits_root: Path | None = None, data_config=None, train_
     digest = data.digest()
     progress(f"rendered {len(data.audio)} bars from {len(data.kits)} kits in {t_render:.0f} s "
              f"(data sha256 {digest[:12]})")
-    cfg = JudgeConfig(heads={k: len(v) for k, v in data.classes.items()})
+    heads = {k: len(v) for k, v in data.classes.items()}
+    cfg = net_config or JudgeConfig(heads=heads)
+    if cfg.heads != heads:
+        raise ValueError(f"the manifest's heads {cfg.heads} do not fit the rendered data's {heads} "
+                         "(other kits installed?)")
     net, info = train_judge(data, cfg, tcfg, log=progress)
     probe = _probe(net, data, tcfg.seed)
     out = Path(out)
@@ -85,7 +111,9 @@ def build(out: Path, drumkits_root: Path | None = None, data_config=None, train_
         "classes": data.classes,
         "onset_groups": list(ROLE_GROUPS),
         "data": {
-            **{k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(dcfg).items()},
+            **{k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(dcfg).items()
+               if k != "kits"},
+            "kit_selection": list(dcfg.kits) if dcfg.kits else None,  # None: every usable kit
             "renderer": "render_kit.render_loop of one bar (patterns.sequence, bars=1) at 14.7 kHz, "
                         "bus mode drawn per bar, peak -1 dBFS, resampled (soxr VHQ) to 28224 samples",
             "bars": int(len(data.audio)), "heldout_bars": int(data.heldout.sum()),
@@ -187,7 +215,13 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "build":
         if args.out is None:
             raise UserError("--out is required for build (the committed judge lives in training/judge)")
-        build(args.out, args.drumkits_root)
+        configs = {}
+        if args.manifest:
+            if not args.manifest.is_file():
+                raise UserError(f"--manifest: {args.manifest} is not a judge card")
+            d, t, n = configs_from_card(json.loads(args.manifest.read_text()))
+            configs = {"data_config": d, "train_config": t, "net_config": n}
+        build(args.out, args.drumkits_root, **configs)
         return 0
     folder = args.judge or judge_mod.JUDGE_DIR
     card_path = folder / judge_mod.CARD_FILE
@@ -202,8 +236,9 @@ def run(args: argparse.Namespace) -> int:
               f"{committed['versions']['torch']}")
         print(f"targets: {committed['targets']}")
         return 0
+    d, t, n = configs_from_card(committed)
     with tempfile.TemporaryDirectory() as tmp:
-        rebuilt = build(Path(tmp), args.drumkits_root)
+        rebuilt = build(Path(tmp), args.drumkits_root, d, t, net_config=n)
     same, how = compare(committed, rebuilt)
     print(f"{'reproduced' if same else 'NOT reproduced'}: {how}")
     return 0 if same else 1
