@@ -6,6 +6,11 @@ Without --model a randomly initialised network of the given config is timed (spe
 depend on the weights). Targets: one bar in <= 20 ms on the 2-core CPU machine (WaveGAN), <= 10 ms
 on one CPU thread (drum machine: `--config drum-machine --model-size 16`), <= 1 ms on an H100.
 The drum machine synthesises through FFTs, which have no half-precision CPU kernels: fp32 only.
+
+For a drum machine it also times a bar with its stems and MIDI on one CPU thread (issue 24,
+target <= 10 ms): the parts (hits, pattern), the re-timed render at 128 bpm / 44.1 kHz (loop and
+per-voice stems), the pattern and its MIDI file's bytes. Files are not written here
+(bench/latency.py --stems times the daemon with them on).
 """
 from __future__ import annotations
 
@@ -33,6 +38,46 @@ def time_call(fn, repeats: int, sync) -> float:
         sync()
         times.append(time.perf_counter() - t)
     return float(np.median(times))
+
+
+def time_stems_midi(folder, repeats: int) -> None:
+    """One bar with its stems and MIDI, one CPU thread, min and median of `repeats` runs."""
+    from beatgan.bridge.bar_parts import bar_parts
+    from beatgan.bridge.midi_file import pattern_midi
+    from beatgan.bridge.pattern import Pattern
+    from beatgan.bridge.retime import retime
+
+    torch.set_num_threads(1)
+    gen = BeatGenerator.load(folder, device="cpu")
+    seeds = iter(range(10**6))
+
+    def timed(fn):
+        fn()
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        return 1e3 * min(times), 1e3 * float(np.median(times))
+
+    parts = bar_parts(gen, [0])[0]
+
+    def whole():
+        p = bar_parts(gen, [next(seeds)])[0]
+        r = retime(p, 128.0, 1, 44100)
+        r.stems  # noqa: B018 - every stem made, as the files need them
+        pattern_midi(Pattern.from_parts(p), 128.0)
+
+    rows = [("flat bar (generate, for comparison)", timed(lambda: gen.generate([next(seeds)]))),
+            ("parts (hits, pattern, pan, floor)", timed(lambda: bar_parts(gen, [next(seeds)]))),
+            ("re-timed loop + stems, 128 bpm 44.1 kHz",
+             timed(lambda: retime(parts, 128.0, 1, 44100).stems)),
+            ("pattern + MIDI file bytes",
+             timed(lambda: pattern_midi(Pattern.from_parts(parts), 128.0))),
+            ("a bar with its stems and MIDI (target 10)", timed(whole))]
+    print(f"\nstems and MIDI, 1 CPU thread, {repeats} runs: {'min':>6} {'median':>7} ms")
+    for name, (lo, med) in rows:
+        print(f"  {name:44} {lo:6.2f} {med:7.2f}")
 
 
 def main() -> None:
@@ -81,6 +126,8 @@ def main() -> None:
         per = t / batch
         print(f"{device:8} {dtype:5} {batch:5d} {per * 1e3:9.2f} {1 / per:9.1f} "
               f"{base[(device, batch)] / t:7.2f}x")
+    if not half_ok:
+        time_stems_midi(folder, max(args.repeats, 30))
 
 
 if __name__ == "__main__":

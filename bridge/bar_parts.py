@@ -10,6 +10,8 @@ truncation), so the parts of seed 42 are the parts of the bar `generate([42])` r
 """
 from __future__ import annotations
 
+import math
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,8 +52,14 @@ class BarParts:
     velocity: np.ndarray         # (K, S) float32 in 0..1
     offset_steps: np.ndarray     # (S,) float32: micro-timing, in steps (within +-1/4)
     pan_gains: np.ndarray        # (C, K) float32
-    floor: np.ndarray            # (C, bar_samples) float32: background noise, before `gain`
+    floor_noise: np.ndarray      # (C, bar_samples) float32: the model's unit background noise
+    floor_level: float           # its level in this bar, before `gain`
     gain: float                  # the level the model's bar was scaled by (1.0 unless asked)
+
+    @property
+    def floor(self) -> np.ndarray:
+        """(C, bar_samples): the background noise, before `gain`."""
+        return self.floor_level * self.floor_noise
 
     @property
     def voices(self) -> int:
@@ -98,22 +106,49 @@ def bar_parts(gen, seeds=None, *, variation=None, morph=None, truncation=None,
     with torch.inference_mode():
         z = net.gaussian_latent(torch.from_numpy(np.asarray(u, np.float32)).to(gen.device))
         p = net.parameters_for(z)
-        # The hits and their tonal parts alone (every noise band silent) in one batch: hits are
-        # linear in the two parts, so hits - tone is exactly the noise part.
-        both = {key: torch.cat([v, v]) for key, v in p.items()}
-        both["band_gain"][n:] = 0.0
-        h = net.hits(both)
+        h = net.hits(p)                                                 # (B, K, L)
+        tone = tone_part(net, p)                                        # (B, K, L)
         pan = net._pan_gains(p["pan"])                                  # (B, C, K)
-        floor = p["floor"][:, None, None] * net.floor_noise             # (B, C, T)
         gain = net.parts(z)["gain"] if exact_level else torch.ones(n)
     step = card.bar_samples / net.cfg.steps
 
     def arr(t):
         return t.detach().float().cpu().numpy()
 
-    hits, tone = arr(h[:n]), arr(h[n:])
+    hits, tone = arr(h), arr(tone)
     vel, off = arr(p["velocity"]), arr(p["offset_samples"]) / step
-    pan, floor, gain = arr(pan), arr(floor), arr(gain)
+    pan, level, gain = arr(pan), arr(p["floor"]), arr(gain)
+    noise = _floor_noise(net)
     return [BarParts(int(card.sample_rate), float(card.tempo_bpm), int(card.beats_per_bar),
                      int(card.bar_samples), hits[i], tone[i], vel[i], off[i].astype(np.float32),
-                     pan[i], floor[i], float(gain[i])) for i in range(n)]
+                     pan[i], noise, float(level[i]), float(gain[i])) for i in range(n)]
+
+
+def tone_part(net, p):
+    """(B, K, L): the tonal part of each hit, i.e. net.hits(p) with every noise band silent
+    (tests/test_stems_midi.py checks that it is), without the bands' cost. Hits are linear in
+    the two parts, so hits - tone is exactly the noise part."""
+    import torch
+
+    from beatgan.generator.drum_machine import OUT_GAIN
+
+    t, sr = net.time_s, net.cfg.sample_rate
+    f0, f1 = p["tone_start_hz"][..., None], p["tone_end_hz"][..., None]
+    freq = f1 + (f0 - f1) * torch.exp(-t / p["tone_glide_s"][..., None])
+    phase = 2 * math.pi * torch.cumsum(freq, dim=-1) / sr
+    tone = p["tone_gain"][..., None] * torch.sin(phase) * torch.exp(-t / p["tone_decay_s"][..., None])
+    return OUT_GAIN * tone * net.fade
+
+
+_NOISE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _floor_noise(net) -> np.ndarray:
+    """The net's floor noise as one read-only NumPy array per net, so the renderer can keep its
+    resampled copy from bar to bar."""
+    noise = _NOISE.get(net)
+    if noise is None:
+        noise = net.floor_noise.detach().float().cpu().numpy().copy()
+        noise.flags.writeable = False
+        _NOISE[net] = noise
+    return noise

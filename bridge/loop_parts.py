@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .bar_parts import bar_parts
 from .loopfolder import TEMP_PREFIX, TEMP_SUFFIX, LoopFolder, LoopFolderError
-from .midi_file import midi_bytes, pattern_midi
+from .midi_file import pattern_midi
 from .pattern import Pattern
 from .retime import Retimed, retime
 from .wavfile import encode_loop_wav
@@ -61,12 +61,13 @@ def write_loop_files(folder: LoopFolder, retimed: Retimed, pattern: Pattern, see
     try:
         if stems:
             names = pattern.stem_names() + [FLOOR_NAME]
-            for name, audio in zip(names, [*r.stems, r.floor]):
+            for k, name in enumerate(names):
+                audio = r.stem(k) if k < len(r.voices) else r.floor
                 header, data = encode_loop_wav(audio, r.rate, r.tempo_bpm, beats, folder.subtype)
                 files.stems.append(_publish(folder, Path(f"{base}_{name}.wav"), header + data))
         if midi:
-            mid = pattern_midi(pattern, r.tempo_bpm, r.bars, name=loop.stem)
-            files.midi = _publish(folder, Path(f"{base}.mid"), midi_bytes(mid))
+            data = pattern_midi(pattern, r.tempo_bpm, r.bars, name=loop.stem)
+            files.midi = _publish(folder, Path(f"{base}.mid"), data)
     except OSError as e:
         raise folder._error("cannot write to", e) if not isinstance(e, LoopFolderError) else e
     return files

@@ -34,14 +34,25 @@ FLOOR_PAD = 256          # samples of loop context each side when resampling the
 
 @dataclass(frozen=True)
 class Retimed:
+    voices: np.ndarray       # (K, n) float32: each voice's track before panning
+    pan_gains: np.ndarray    # (C, K) float32: stem k channel c = pan_gains[c, k] * voices[k]
     loop: np.ndarray         # (C, n) float32
-    stems: np.ndarray        # (K, C, n) float32, one per voice
     floor: np.ndarray        # (C, n) float32
     rate: int                # Hz
     tempo_bpm: float
     bars: int
-    level: float             # the gain applied to the model's level (1 with normalize=False)
+    level: float             # the factor the raw parts were scaled by (parts.gain without
+                             # normalize)
     positions: np.ndarray    # (bars, steps) int64: output sample where each step's hits start
+
+    def stem(self, k: int) -> np.ndarray:
+        """(C, n) float32: voice k, panned."""
+        return self.pan_gains[:, k, None] * self.voices[k]
+
+    @property
+    def stems(self) -> np.ndarray:
+        """(K, C, n) float32: every voice's stem (made on demand: K times the loop's memory)."""
+        return self.pan_gains.T[:, :, None] * self.voices[:, None, :]
 
 
 def step_positions(parts, tempo_bpm: float, bars: int, rate: int) -> np.ndarray:
@@ -90,6 +101,22 @@ def resample_floor(floor: np.ndarray, sr: int, rate: int, n: int) -> np.ndarray:
     return np.ascontiguousarray(period[:, np.arange(n) % period.shape[1]], np.float32)
 
 
+_TILED: dict = {}     # (id(noise), sr, rate, n) -> (noise, tiled): every bar of a model shares it
+
+
+def _tiled_noise(noise: np.ndarray, sr: int, rate: int, n: int) -> np.ndarray:
+    """resample_floor of a read-only noise array, kept for the next bar (a few entries)."""
+    if noise.flags.writeable:
+        return resample_floor(noise, sr, rate, n)
+    key = (id(noise), sr, rate, n)
+    hit = _TILED.get(key)
+    if hit is None or hit[0] is not noise:
+        if len(_TILED) >= 8:
+            _TILED.pop(next(iter(_TILED)))
+        hit = _TILED[key] = (noise, resample_floor(noise, sr, rate, n))
+    return hit[1]
+
+
 def retime(parts, tempo_bpm: float, bars: int = 1, rate: int = 44100,
            headroom_db: float = 1.0, *, normalize: bool = True) -> Retimed:
     """Play the bar's pattern at tempo_bpm for `bars` bars at `rate` Hz (see the module doc)."""
@@ -103,41 +130,48 @@ def retime(parts, tempo_bpm: float, bars: int = 1, rate: int = 44100,
     n = frames(bars * parts.beats_per_bar, tempo, rate)
     hits, pre = resample_hits(parts.hits, sr, rate)                      # (K, M)
     k, m = hits.shape
+    # Each hit is placed only as far as it is audible: past its last sample above 1e-7 of its
+    # peak (-140 dB) it adds nothing a 24-bit file could hold.
+    mags = np.abs(hits)
+    loud = mags > 1e-7 * np.maximum(mags.max(axis=1, keepdims=True), 1e-30)
+    lengths = np.where(loud.any(axis=1), m - np.argmax(loud[:, ::-1], axis=1), 0)
     starts = step_positions(parts, tempo, bars, rate)                    # (bars, S)
     # The filter's lead-in sits `pre` samples before the hit: rounding pre with the position
     # would move the hit; it is whole for 44.1/48 kHz from 14.7 kHz (see _pad_for).
     lead = int(round(pre))
-    lo = int(starts.min()) - lead
-    margin = max(0, -lo)
-    buf = np.zeros((k, margin + int(starts.max()) - lead + m + 1), np.float32)
-    vel = np.ascontiguousarray(parts.velocity.T, np.float32)             # (S, K)
-    for j in range(bars):
-        for s in range(parts.steps):
-            at = margin + int(starts[j, s]) - lead
-            buf[:, at:at + m] += vel[s, :, None] * hits
-    mono = _fold(buf, margin, n)                                         # (K, n)
-    g = np.float32(parts.gain)
-    stems = (g * parts.pan_gains.T.astype(np.float32))[:, :, None] * mono[:, None, :]  # (K, C, n)
-    floor = g * resample_floor(parts.floor, sr, rate, n)
-    loop = stems.sum(axis=0) + floor
-    level = float(parts.gain)
+    # Buffer index a is output sample a mod n: one bar of margin in front when a hit's lead-in
+    # starts before sample 0, and whole loops of room, so folding the tails back is one sum.
+    margin = n if lead > int(starts.min()) else 0
+    reps = -(-(margin + int(starts.max()) - lead + m + 1) // n)
+    buf = np.zeros((k, reps * n), np.float32)
+    vel = parts.velocity.astype(np.float32)                              # (K, S)
+    at = (margin + starts - lead).tolist()                               # (bars, S) buffer index
+    for v in range(k):
+        length = int(lengths[v])
+        h, row = hits[v, :length], buf[v]
+        for s_, w in enumerate(vel[v].tolist()):
+            if w != 0.0 and length:
+                for j in range(bars):
+                    row[at[j][s_]:at[j][s_] + length] += w * h
+    mono = buf.reshape(k, reps, n).sum(axis=1)                            # (K, n): tails wrapped
+    pan = np.ascontiguousarray(parts.pan_gains, np.float32)              # (C, K)
+    floor = np.float32(parts.floor_level) * _tiled_noise(parts.floor_noise, sr, rate, n)  # (C, n)
+    loop = _mix(pan, mono) + floor                                       # at the raw level
+    scale = float(parts.gain)                                            # the model's level
     if normalize:
-        peak = max(float(np.abs(loop).max()), float(np.abs(stems).max()),
-                   float(np.abs(floor).max()))
+        # The loudest sample of the loop, of any stem (|pan| * its voice's peak) or of the floor.
+        stem_peak = float((np.abs(pan) * np.abs(mono).max(axis=1)[None, :]).max()) if k else 0.0
+        peak = max(float(np.abs(loop).max()), stem_peak, float(np.abs(floor).max()))
         if peak > 0.0:
-            a = 10.0 ** (-headroom_db / 20.0) / peak
-            level *= a
-            loop *= np.float32(a)
-            stems *= np.float32(a)
-            floor *= np.float32(a)
-    return Retimed(loop, stems, floor, rate, tempo, bars, level, starts)
+            scale = 10.0 ** (-headroom_db / 20.0) / peak
+    a = np.float32(scale)
+    mono *= a
+    loop *= a
+    floor *= a
+    return Retimed(mono, pan, loop, floor, rate, tempo, bars, scale, starts)
 
 
-def _fold(buf: np.ndarray, margin: int, n: int) -> np.ndarray:
-    """Wrap a buffer whose index a is output sample (a - margin) mod n onto n samples."""
-    c, total = buf.shape
-    reps = -(-total // n)
-    full = np.zeros((c, reps * n), np.float32)
-    full[:, :total] = buf
-    out = full.reshape(c, reps, n).sum(axis=1)
-    return np.roll(out, -margin, axis=1) if margin else out
+def _mix(pan: np.ndarray, mono: np.ndarray) -> np.ndarray:
+    """(C, K) x (K, n) -> (C, n). einsum's own loop: a BLAS matmul this thin wakes OpenBLAS's
+    thread pool, which costs milliseconds on a busy machine."""
+    return np.einsum("ck,kn->cn", pan, mono)

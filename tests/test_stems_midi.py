@@ -95,7 +95,7 @@ def hand_parts(hits, velocity, offset_steps=None, pan=None, tone=None) -> BarPar
                     velocity, np.zeros(s, np.float32) if offset_steps is None
                     else np.asarray(offset_steps, np.float32),
                     np.ones((2, k), np.float32) if pan is None else np.asarray(pan, np.float32),
-                    np.zeros((2, 28224), np.float32), 1.0)
+                    np.zeros((2, 28224), np.float32), 0.0, 1.0)
 
 
 def test_pattern_keeps_hits_at_or_above_the_threshold_in_audible_voices():
@@ -131,7 +131,7 @@ def test_midi_file_opens_in_mido_and_its_notes_are_the_hits(tmp_path):
     pattern = Pattern.from_parts(parts)
     bars = 2
     path = tmp_path / "p.mid"
-    pattern_midi(pattern, 97.3, bars).save(path)
+    path.write_bytes(pattern_midi(pattern, 97.3, bars))
     mid = mido.MidiFile(path)
     assert (mid.type, mid.ticks_per_beat, len(mid.tracks)) == (0, PPQ, 1)
     tempo = [m.tempo for m in mid.tracks[0] if m.type == "set_tempo"]
@@ -202,6 +202,17 @@ def test_retimed_render_at_the_model_tempo_and_rate_is_the_models_bar(tmp_path):
         r = retime(p, 125.0, bars=1, rate=SR, normalize=False)
         assert np.abs(r.loop - bar).max() < 1e-5 * max(1.0, np.abs(bar).max() * 10)
         assert np.abs(r.stems.sum(0) + r.floor - r.loop).max() < 1e-6
+
+
+def test_tone_part_is_the_hit_with_its_noise_bands_silent(trained_dm):
+    from beatgan.bridge.bar_parts import tone_part
+
+    net = trained_dm.net
+    with torch.inference_mode():
+        p = net.parameters_for(torch.randn(3, net.cfg.latent_dim))
+        p["tone_gain"] = p["tone_gain"] + 0.5                       # trained tones start silent
+        want = net.hits({**p, "band_gain": torch.zeros_like(p["band_gain"])})
+        assert torch.allclose(tone_part(net, p), want, atol=1e-6)
 
 
 def test_a_trained_models_hits_land_on_the_grid_by_cross_correlation(trained_dm):
