@@ -1631,6 +1631,354 @@
 					"numoutlets": 0,
 					"linecount": 3
 				}
+			},
+			{
+				"box": {
+					"id": "obj-67",
+					"maxclass": "comment",
+					"patching_rect": [
+						20.0,
+						800.0,
+						60.0,
+						18.0
+					],
+					"text": "Parts",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"presentation": 1,
+					"presentation_rect": [
+						312.0,
+						20.0,
+						60.0,
+						18.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-68",
+					"maxclass": "live.toggle",
+					"patching_rect": [
+						20.0,
+						825.0,
+						15.0,
+						15.0
+					],
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"parameter_enable": 1,
+					"presentation": 1,
+					"presentation_rect": [
+						312.0,
+						40.0,
+						15.0,
+						15.0
+					],
+					"varname": "Stems",
+					"saved_attribute_attributes": {
+						"valueof": {
+							"parameter_longname": "Stems",
+							"parameter_shortname": "Stems",
+							"parameter_modmode": 0,
+							"parameter_type": 2,
+							"parameter_enum": [
+								"off",
+								"on"
+							],
+							"parameter_mmax": 1,
+							"parameter_initial_enable": 1,
+							"parameter_initial": [
+								0
+							]
+						}
+					}
+				}
+			},
+			{
+				"box": {
+					"id": "obj-69",
+					"maxclass": "comment",
+					"patching_rect": [
+						40.0,
+						825.0,
+						40.0,
+						18.0
+					],
+					"text": "stems",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"presentation": 1,
+					"presentation_rect": [
+						328.0,
+						39.0,
+						40.0,
+						18.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-70",
+					"maxclass": "newobj",
+					"patching_rect": [
+						180.0,
+						825.0,
+						110.0,
+						22.0
+					],
+					"text": "prepend stems",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-71",
+					"maxclass": "live.toggle",
+					"patching_rect": [
+						20.0,
+						855.0,
+						15.0,
+						15.0
+					],
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					],
+					"parameter_enable": 1,
+					"presentation": 1,
+					"presentation_rect": [
+						366.0,
+						40.0,
+						15.0,
+						15.0
+					],
+					"varname": "MIDI",
+					"saved_attribute_attributes": {
+						"valueof": {
+							"parameter_longname": "MIDI",
+							"parameter_shortname": "MIDI",
+							"parameter_modmode": 0,
+							"parameter_type": 2,
+							"parameter_enum": [
+								"off",
+								"on"
+							],
+							"parameter_mmax": 1,
+							"parameter_initial_enable": 1,
+							"parameter_initial": [
+								0
+							]
+						}
+					}
+				}
+			},
+			{
+				"box": {
+					"id": "obj-72",
+					"maxclass": "comment",
+					"patching_rect": [
+						40.0,
+						855.0,
+						40.0,
+						18.0
+					],
+					"text": "midi",
+					"numinlets": 1,
+					"numoutlets": 0,
+					"presentation": 1,
+					"presentation_rect": [
+						382.0,
+						39.0,
+						30.0,
+						18.0
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-73",
+					"maxclass": "newobj",
+					"patching_rect": [
+						180.0,
+						855.0,
+						110.0,
+						22.0
+					],
+					"text": "prepend midi",
+					"numinlets": 1,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-74",
+					"maxclass": "live.text",
+					"patching_rect": [
+						20.0,
+						885.0,
+						70.0,
+						20.0
+					],
+					"numinlets": 1,
+					"numoutlets": 2,
+					"outlettype": [
+						"",
+						""
+					],
+					"parameter_enable": 1,
+					"presentation": 1,
+					"presentation_rect": [
+						312.0,
+						62.0,
+						96.0,
+						20.0
+					],
+					"varname": "Drop MIDI",
+					"saved_attribute_attributes": {
+						"valueof": {
+							"parameter_longname": "Drop MIDI",
+							"parameter_shortname": "Drop MIDI",
+							"parameter_modmode": 0,
+							"parameter_type": 2,
+							"parameter_enum": [
+								"val1",
+								"val2"
+							],
+							"parameter_mmax": 1
+						}
+					},
+					"mode": 0,
+					"text": "Drop MIDI",
+					"texton": "Drop MIDI"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-75",
+					"maxclass": "newobj",
+					"patching_rect": [
+						180.0,
+						885.0,
+						70.0,
+						22.0
+					],
+					"text": "route bang",
+					"numinlets": 2,
+					"numoutlets": 2,
+					"outlettype": [
+						"",
+						""
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-76",
+					"maxclass": "message",
+					"patching_rect": [
+						260.0,
+						885.0,
+						70.0,
+						22.0
+					],
+					"text": "drop_midi",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-77",
+					"maxclass": "live.text",
+					"patching_rect": [
+						20.0,
+						915.0,
+						70.0,
+						20.0
+					],
+					"numinlets": 1,
+					"numoutlets": 2,
+					"outlettype": [
+						"",
+						""
+					],
+					"parameter_enable": 1,
+					"presentation": 1,
+					"presentation_rect": [
+						312.0,
+						88.0,
+						96.0,
+						20.0
+					],
+					"varname": "Drop Stems",
+					"saved_attribute_attributes": {
+						"valueof": {
+							"parameter_longname": "Drop Stems",
+							"parameter_shortname": "Drop Stems",
+							"parameter_modmode": 0,
+							"parameter_type": 2,
+							"parameter_enum": [
+								"val1",
+								"val2"
+							],
+							"parameter_mmax": 1
+						}
+					},
+					"mode": 0,
+					"text": "Drop Stems",
+					"texton": "Drop Stems"
+				}
+			},
+			{
+				"box": {
+					"id": "obj-78",
+					"maxclass": "newobj",
+					"patching_rect": [
+						180.0,
+						915.0,
+						70.0,
+						22.0
+					],
+					"text": "route bang",
+					"numinlets": 2,
+					"numoutlets": 2,
+					"outlettype": [
+						"",
+						""
+					]
+				}
+			},
+			{
+				"box": {
+					"id": "obj-79",
+					"maxclass": "message",
+					"patching_rect": [
+						260.0,
+						915.0,
+						70.0,
+						22.0
+					],
+					"text": "drop_stems",
+					"numinlets": 2,
+					"numoutlets": 1,
+					"outlettype": [
+						""
+					]
+				}
 			}
 		],
 		"lines": [
@@ -2377,6 +2725,126 @@
 						0
 					]
 				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-68",
+						0
+					],
+					"destination": [
+						"obj-70",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-70",
+						0
+					],
+					"destination": [
+						"obj-3",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-71",
+						0
+					],
+					"destination": [
+						"obj-73",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-73",
+						0
+					],
+					"destination": [
+						"obj-3",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-74",
+						0
+					],
+					"destination": [
+						"obj-75",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-75",
+						0
+					],
+					"destination": [
+						"obj-76",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-76",
+						0
+					],
+					"destination": [
+						"obj-3",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-77",
+						0
+					],
+					"destination": [
+						"obj-78",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-78",
+						0
+					],
+					"destination": [
+						"obj-79",
+						0
+					]
+				}
+			},
+			{
+				"patchline": {
+					"source": [
+						"obj-79",
+						0
+					],
+					"destination": [
+						"obj-3",
+						0
+					]
+				}
 			}
 		],
 		"parameters": {
@@ -2443,6 +2911,26 @@
 			"obj-55": [
 				"Morph",
 				"Morph",
+				0
+			],
+			"obj-68": [
+				"Stems",
+				"Stems",
+				0
+			],
+			"obj-71": [
+				"MIDI",
+				"MIDI",
+				0
+			],
+			"obj-74": [
+				"Drop MIDI",
+				"Drop MIDI",
+				0
+			],
+			"obj-77": [
+				"Drop Stems",
+				"Drop Stems",
 				0
 			],
 			"inherited_shortname": 1

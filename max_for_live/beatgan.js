@@ -9,7 +9,8 @@
 // Inlet messages (from the patcher):
 //   generate | variation | morph | ping_tick    buttons and the status metro
 //   seed N | random 0/1 | amount F | morph_a N | morph_b N | position F | bars_index I |
-//   mode_index I | tempo F | ready | take_a | take_b
+//   mode_index I | tempo F | ready | take_a | take_b | stems 0/1 | midi 0/1 | drop_midi |
+//   drop_stems
 //   /beatgan/done ... | /beatgan/pong | /beatgan/error ... | /beatgan/status ...  (udpreceive)
 // Outlets:
 //   0  OSC messages for [udpsend]: "/beatgan/generate 42 120. 4"
@@ -26,6 +27,7 @@ var PING_TIMEOUT_MS = 5000;      // no pong for this long: the light goes out
 var TEMPO_EPSILON_BPM = 0.001;   // smaller tempo changes are not worth a message
 var MIN_LIVE_FOR_AUDIO_CLIPS = [12, 0, 5];  // ClipSlot.create_audio_clip arrived in Live 12.0.5
 var REQUEST_ADDRESSES = ["/beatgan/generate", "/beatgan/variation", "/beatgan/morph"];
+var MIN_LIVE_FOR_NOTE_API = [11, 0, 0];     // Clip.add_new_notes arrived in Live 11
 
 
 // ---------------------------------------------------------------------------------------------
@@ -218,6 +220,166 @@ function isRequestAddress(address) {
 
 
 // ---------------------------------------------------------------------------------------------
+// Stems and MIDI (a drum-machine model): what /beatgan/done lists, and the pattern's .mid file
+
+function buildStems(on) {
+    return ["/beatgan/stems", on ? 1 : 0];
+}
+
+function buildMidi(on) {
+    return ["/beatgan/midi", on ? 1 : 0];
+}
+
+// /beatgan/done s path, i seed, f bpm, i bars, f latency_ms, [s midi_path, s stem_path ...]:
+// the MIDI path is "" when the daemon wrote none; the stems follow (the floor noise last).
+function partsOfDone(args) {
+    var midi = args.length > 5 ? String(args[5]) : "";
+    var stems = [];
+    for (var i = 6; i < args.length; i++) {
+        if (String(args[i]) !== "") {
+            stems.push(toPosixPath(args[i]));
+        }
+    }
+    return {loop: toPosixPath(args[0]), midi: midi === "" ? "" : toPosixPath(midi),
+            stems: stems};
+}
+
+// "..._stem3-kick.wav" -> "kick"; "..._stem-floor.wav" -> "floor"; anything else: the file name.
+function stemName(path) {
+    var m = /_stem\d*-([A-Za-z0-9-]+)\.wav$/.exec(fileName(path));
+    return m ? m[1] : fileName(path);
+}
+
+function readVarLen(bytes, pos) {
+    var value = 0;
+    for (var i = 0; i < 4; i++) {
+        if (pos.i >= bytes.length) {
+            throw new Error("the file ends inside a number");
+        }
+        var b = bytes[pos.i++];
+        value = value * 128 + (b & 0x7F);
+        if (!(b & 0x80)) {
+            return value;
+        }
+    }
+    throw new Error("a number longer than 4 bytes");
+}
+
+function readU32(bytes, i) {
+    return ((bytes[i] << 24) >>> 0) + (bytes[i + 1] << 16) + (bytes[i + 2] << 8) + bytes[i + 3];
+}
+
+function chunkId(bytes, i) {
+    return String.fromCharCode(bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]);
+}
+
+// A Standard MIDI File (format 0 or 1, ticks per quarter note) -> {lengthBeats, notes: [{pitch,
+// start_time, duration, velocity, mute}]} in beats, as Live's add_new_notes takes them. Notes on
+// every channel; a note left on at the end of its track ends there.
+function parseMidi(bytes) {
+    if (bytes.length < 14 || chunkId(bytes, 0) !== "MThd") {
+        throw new Error("not a MIDI file");
+    }
+    var tracks = (bytes[10] << 8) + bytes[11];
+    var division = (bytes[12] << 8) + bytes[13];
+    if (division & 0x8000) {
+        throw new Error("SMPTE time is not supported");
+    }
+    var notes = [];
+    var end = 0;
+    var at = 8 + readU32(bytes, 4);
+    for (var t = 0; t < tracks && at + 8 <= bytes.length; t++) {
+        var size = readU32(bytes, at + 4);
+        var id = chunkId(bytes, at);
+        var pos = {i: at + 8};
+        var stop = Math.min(at + 8 + size, bytes.length);
+        at += 8 + size;
+        if (id !== "MTrk") {
+            t--;
+            continue;
+        }
+        var tick = 0;
+        var status = 0;
+        var open = {};
+        while (pos.i < stop) {
+            tick += readVarLen(bytes, pos);
+            var b = bytes[pos.i];
+            if (b >= 0x80) {
+                status = b;
+                pos.i++;
+            }
+            if (status === 0xFF) {
+                var type = bytes[pos.i++];
+                var len = readVarLen(bytes, pos);
+                pos.i += len;
+                status = 0;
+                if (type === 0x2F) {
+                    break;
+                }
+                continue;
+            }
+            if (status === 0xF0 || status === 0xF7) {
+                pos.i += readVarLen(bytes, pos);
+                status = 0;
+                continue;
+            }
+            var kind = status & 0xF0;
+            if (kind === 0) {
+                throw new Error("running status without a status byte");
+            }
+            var d1 = bytes[pos.i++];
+            var d2 = (kind === 0xC0 || kind === 0xD0) ? 0 : bytes[pos.i++];
+            var key = (status & 0x0F) * 128 + d1;
+            if (kind === 0x90 && d2 > 0) {
+                (open[key] = open[key] || []).push({tick: tick, velocity: d2});
+            } else if (kind === 0x80 || kind === 0x90) {
+                var on = open[key] && open[key].shift();
+                if (on) {
+                    notes.push({pitch: d1, start: on.tick, end: tick, velocity: on.velocity});
+                }
+            }
+        }
+        for (var k in open) {
+            if (open.hasOwnProperty(k)) {
+                for (var j = 0; j < open[k].length; j++) {
+                    notes.push({pitch: Number(k) % 128, start: open[k][j].tick, end: tick,
+                                velocity: open[k][j].velocity});
+                }
+            }
+        }
+        end = Math.max(end, tick);
+    }
+    var out = [];
+    for (var n = 0; n < notes.length; n++) {
+        out.push({pitch: notes[n].pitch, start_time: notes[n].start / division,
+                  duration: Math.max(notes[n].end - notes[n].start, 1) / division,
+                  velocity: notes[n].velocity, mute: 0});
+    }
+    out.sort(function (a, b) { return a.start_time - b.start_time || a.pitch - b.pitch; });
+    return {lengthBeats: end / division, notes: out};
+}
+
+// Where the MIDI clip goes: the selected track when it is a MIDI track (a mapped button while
+// you look at another track), else the MIDI track right of the device's, else a new MIDI track
+// there. info: {version, where, selected: {index, isMidi, isFrozen, isFoldable} or null,
+// right: {isMidi, isFrozen, isFoldable} or null}. Answers {ok, track, create} or {ok: false, reason}.
+function planMidiTrack(info) {
+    if (info.where.kind !== "track") {
+        return {ok: false, reason: "put the device on an audio track next to where the MIDI "
+                + "clip should go"};
+    }
+    var usable = function (t) { return t && t.isMidi && !t.isFrozen && !t.isFoldable; };
+    if (usable(info.selected)) {
+        return {ok: true, track: info.selected.index, create: false};
+    }
+    if (usable(info.right)) {
+        return {ok: true, track: info.where.index + 1, create: false};
+    }
+    return {ok: true, track: info.where.index + 1, create: true};
+}
+
+
+// ---------------------------------------------------------------------------------------------
 // The device: state plus the I/O it is handed.
 //   io.osc(list), io.status(text), io.light(0/1), io.ui(list)   outlets
 //   io.now() -> ms, io.rng() -> [0, 1)
@@ -227,8 +389,9 @@ function Device(io) {
     this.io = io;
     this.state = {
         seed: 1, random: true, amount: 0.3, morphA: 1, morphB: 2, position: 0.5,
-        bars: 1, mode: "beats", tempo: 0
+        bars: 1, mode: "beats", tempo: 0, stems: false, midi: false
     };
+    this.lastParts = null;  // {loop, midi, stems} of the last loop this device asked for
     this.lastSeed = null;
     this.lastTempoSent = null;
     this.lastPong = null;
@@ -303,6 +466,16 @@ Device.prototype.setModeIndex = function (i) {
     this.send(buildMode(mode));
 };
 
+Device.prototype.setStems = function (v) {
+    this.state.stems = toInt(v, 0) !== 0;
+    this.send(buildStems(this.state.stems));
+};
+
+Device.prototype.setMidi = function (v) {
+    this.state.midi = toInt(v, 0) !== 0;
+    this.send(buildMidi(this.state.midi));
+};
+
 // The last seed the daemon reported goes into morph A or B (the "A<" / "B<" buttons).
 Device.prototype.takeSeed = function (which) {
     var seed = this.lastSeed !== null ? this.lastSeed : this.state.seed;
@@ -363,6 +536,8 @@ Device.prototype.onPong = function () {
         this.io.status("daemon connected");
         // A daemon that (re)started knows nothing of this set: tell it the mode and tempo.
         this.send(buildMode(this.state.mode));
+        this.send(buildStems(this.state.stems));
+        this.send(buildMidi(this.state.midi));
         if (this.state.tempo > 0) {
             this.lastTempoSent = this.state.tempo;
             this.send(buildTempo(this.state.tempo));
@@ -394,6 +569,7 @@ Device.prototype.onDone = function (args) {
         return;
     }
     this.pending.shift();
+    this.lastParts = partsOfDone(args);
     if (!this.liveReady) {
         this.queued.push(path);
         return;
@@ -475,6 +651,151 @@ Device.prototype.place = function (path) {
     return plan;
 };
 
+// Describe a track for planMidiTrack (null when there is none at that path).
+Device.prototype.describeTrack = function (path) {
+    var track = this.io.live(path);
+    if (toInt(track.id, 0) === 0) {
+        return null;
+    }
+    var m = /^live_set tracks (\d+)$/.exec(unquote(track.path));
+    return {index: m ? Number(m[1]) : -1,
+            isMidi: toInt(first(track.get("has_midi_input")), 0) === 1,
+            isFrozen: toInt(first(track.get("is_frozen")), 0) === 1,
+            isFoldable: toInt(first(track.get("is_foldable")), 0) === 1};
+};
+
+Device.prototype.emptySlotOn = function (trackIndex) {
+    var path = "live_set tracks " + trackIndex;
+    var n = toInt(this.io.live(path).getcount("clip_slots"), 0);
+    var hasClip = [];
+    for (var i = 0; i < n; i++) {
+        hasClip.push(toInt(first(this.io.live(path + " clip_slots " + i).get("has_clip")), 0) === 1);
+    }
+    var selected = -1;
+    var highlighted = this.io.live("live_set view highlighted_clip_slot");
+    if (toInt(highlighted.id, 0) !== 0) {
+        var m = /clip_slots (\d+)$/.exec(unquote(highlighted.path));
+        selected = m ? Number(m[1]) : -1;
+    }
+    var slot = chooseSlot(hasClip, selected);
+    if (slot < 0) {
+        this.io.live("live_set").call("create_scene", -1);
+        slot = n;
+    }
+    return slot;
+};
+
+// "Drop MIDI clip": the last loop's .mid as a MIDI clip (create_midi_clip, then add_new_notes;
+// set_notes before Live 11) on a MIDI track next to the device (see planMidiTrack).
+Device.prototype.dropMidi = function () {
+    var parts = this.lastParts;
+    if (!parts || !parts.midi) {
+        this.io.status("no MIDI file yet: turn MIDI on and make a loop (needs a drum-machine "
+                       + "model)");
+        return {ok: false};
+    }
+    var name = fileName(parts.midi);
+    var clip;
+    try {
+        clip = parseMidi(this.io.readBytes(parts.midi));
+    } catch (e) {
+        this.io.status("could not read " + name + ": " + e.message);
+        return {ok: false, reason: String(e.message)};
+    }
+    try {
+        var app = this.io.live("live_app");
+        var version = [first(app.call("get_major_version")), first(app.call("get_minor_version")),
+                       first(app.call("get_bugfix_version"))];
+        var where = trackOfDevicePath(this.io.live("this_device").path);
+        var info = {version: version, where: where,
+                    selected: this.describeTrack("live_set view selected_track"),
+                    right: where.kind === "track"
+                        ? this.describeTrack("live_set tracks " + (where.index + 1)) : null};
+        var plan = planMidiTrack(info);
+        if (!plan.ok) {
+            this.io.status(plan.reason + ". " + name + " is in the watched folder: drag it in");
+            return plan;
+        }
+        if (plan.create) {
+            this.io.live("live_set").call("create_midi_track", plan.track);
+            this.io.live("live_set tracks " + plan.track).set("name", "BeatGAN MIDI");
+        }
+        var slotIndex = this.emptySlotOn(plan.track);
+        var slotPath = "live_set tracks " + plan.track + " clip_slots " + slotIndex;
+        this.io.live(slotPath).call("create_midi_clip", clip.lengthBeats);
+        var liveClip = this.io.live(slotPath + " clip");
+        if (toInt(liveClip.id, 0) === 0) {
+            throw new Error("Live made no clip");
+        }
+        if (versionAtLeast(version, MIN_LIVE_FOR_NOTE_API)) {
+            liveClip.call("add_new_notes", {notes: clip.notes});
+        } else {
+            liveClip.call("set_notes");
+            liveClip.call("notes", clip.notes.length);
+            for (var i = 0; i < clip.notes.length; i++) {
+                var n = clip.notes[i];
+                liveClip.call("note", n.pitch, n.start_time, n.duration, n.velocity, 0);
+            }
+            liveClip.call("done");
+        }
+        liveClip.set("name", name.replace(/\.mid$/, ""));
+        this.io.status(name + " > MIDI track " + (plan.track + 1) + ", slot " + (slotIndex + 1)
+                       + " (" + clip.notes.length + " notes)");
+        return {ok: true, track: plan.track, slot: slotIndex};
+    } catch (e2) {
+        this.io.status("could not place " + name + ": " + e2.message
+                       + ". It is in the watched folder: drag it in");
+        return {ok: false, reason: String(e2.message)};
+    }
+};
+
+// "Drop stems": one new audio track per stem right of the device's track, named after the
+// voice, each with its stem in the same scene row.
+Device.prototype.dropStems = function () {
+    var parts = this.lastParts;
+    if (!parts || parts.stems.length === 0) {
+        this.io.status("no stems yet: turn Stems on and make a loop (needs a drum-machine model)");
+        return {ok: false};
+    }
+    try {
+        var app = this.io.live("live_app");
+        var version = [first(app.call("get_major_version")), first(app.call("get_minor_version")),
+                       first(app.call("get_bugfix_version"))];
+        if (!versionAtLeast(version, MIN_LIVE_FOR_AUDIO_CLIPS)) {
+            throw new Error("Live " + version.join(".") + " cannot place audio clips from a "
+                            + "device (needs Live 12.0.5 or newer)");
+        }
+        var where = trackOfDevicePath(this.io.live("this_device").path);
+        if (where.kind !== "track") {
+            throw new Error("put the device on an audio track");
+        }
+        var row = 0;
+        var highlighted = this.io.live("live_set view highlighted_clip_slot");
+        if (toInt(highlighted.id, 0) !== 0) {
+            var m = /clip_slots (\d+)$/.exec(unquote(highlighted.path));
+            row = m ? Number(m[1]) : 0;
+        }
+        var song = this.io.live("live_set");
+        for (var i = 0; i < parts.stems.length; i++) {
+            var index = where.index + 1 + i;
+            song.call("create_audio_track", index);
+            this.io.live("live_set tracks " + index).set("name", stemName(parts.stems[i]));
+            var slot = this.io.live("live_set tracks " + index + " clip_slots " + row);
+            slot.call("create_audio_clip", parts.stems[i]);
+            if (toInt(first(slot.get("has_clip")), 0) !== 1) {
+                throw new Error("Live made no clip of " + fileName(parts.stems[i]));
+            }
+        }
+        this.io.status(parts.stems.length + " stems > tracks " + (where.index + 2) + "-"
+                       + (where.index + 1 + parts.stems.length) + ", slot " + (row + 1));
+        return {ok: true};
+    } catch (e) {
+        this.io.status("could not drop the stems: " + e.message
+                       + ". They are in the watched folder: drag them in");
+        return {ok: false, reason: String(e.message)};
+    }
+};
+
 // Route an incoming OSC reply (address + args, as [udpreceive] delivers it).
 Device.prototype.onOsc = function (address, args) {
     if (address === "/beatgan/done") {
@@ -502,7 +823,9 @@ if (typeof module !== "undefined" && module.exports) {
         buildTempo: buildTempo, buildMode: buildMode, tempoChanged: tempoChanged,
         daemonAlive: daemonAlive, toPosixPath: toPosixPath, versionAtLeast: versionAtLeast,
         trackOfDevicePath: trackOfDevicePath, selectedSlotOnTrack: selectedSlotOnTrack,
-        chooseSlot: chooseSlot, planInsert: planInsert, Device: Device
+        chooseSlot: chooseSlot, planInsert: planInsert, Device: Device,
+        buildStems: buildStems, buildMidi: buildMidi, partsOfDone: partsOfDone,
+        stemName: stemName, parseMidi: parseMidi, planMidiTrack: planMidiTrack
     };
 } else {
     maxGlue();
@@ -530,10 +853,29 @@ function theDevice() {
             ui: function (msg) { outlet(3, msg); },
             now: function () { return new Date().getTime(); },
             rng: Math.random,
-            live: function (path) { return new LiveAPI(path); }
+            live: function (path) { return new LiveAPI(path); },
+            readBytes: readFileBytes
         });
     }
     return device;
+}
+
+// Max's File object reads the .mid the daemon wrote (an array of byte values).
+function readFileBytes(path) {
+    var f = new File(path, "read");
+    if (!f.isopen) {
+        throw new Error("cannot open " + path);
+    }
+    var out = [];
+    while (f.position < f.eof) {
+        var chunk = f.readbytes(Math.min(4096, f.eof - f.position));
+        if (!chunk || chunk.length === 0) {
+            break;
+        }
+        out = out.concat(chunk);
+    }
+    f.close();
+    return out;
 }
 
 // Max calls these by message name.
@@ -553,6 +895,10 @@ function position(v) { theDevice().setPosition(v); }
 function bars_index(v) { theDevice().setBarsIndex(v); }
 function mode_index(v) { theDevice().setModeIndex(v); }
 function tempo(v) { theDevice().setTempo(v); }
+function stems(v) { theDevice().setStems(v); }
+function midi(v) { theDevice().setMidi(v); }
+function drop_midi() { theDevice().dropMidi(); }
+function drop_stems() { theDevice().dropStems(); }
 
 // [udpreceive] output: the OSC address is the message name.
 function anything() {

@@ -467,9 +467,11 @@ def test_status_light_follows_pongs():
     assert out["status"][-1] == "daemon connected"
 
 
-def test_reconnect_resends_mode_and_tempo():
-    out = device([["mode_index", 2], ["tempo", 99], ["tick"], ["osc", "/beatgan/pong"]])
-    assert out["osc"][-2:] == [["/beatgan/mode", "stretch"], ["/beatgan/tempo", 99]]
+def test_reconnect_resends_mode_parts_and_tempo():
+    out = device([["mode_index", 2], ["stems", 1], ["tempo", 99], ["tick"],
+                  ["osc", "/beatgan/pong"]])
+    assert out["osc"][-4:] == [["/beatgan/mode", "stretch"], ["/beatgan/stems", 1],
+                               ["/beatgan/midi", 0], ["/beatgan/tempo", 99]]
 
 
 def test_take_copies_the_last_seed_into_morph():
@@ -504,6 +506,116 @@ def test_extract_round_trips_a_device_saved_in_max(tmp_path):
                           "--source", str(source)], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert builder.build(source.read_bytes()) == AMXD.read_bytes()
+
+
+# --------------------------------------------------------------------------------------------
+# Stems and MIDI: the toggles, "Drop MIDI" (create_midi_clip + add_new_notes / set_notes) and
+# "Drop Stems" (one audio track per stem) against the fake Live
+
+def test_stems_and_midi_toggles_tell_the_daemon():
+    out = device([["stems", 1], ["midi", 1], ["midi", 0]])
+    assert out["osc"] == [["/beatgan/stems", 1], ["/beatgan/midi", 1], ["/beatgan/midi", 0]]
+
+
+def hand_pattern():
+    """A two-voice pattern (kick on 0/8, hats on every other step, one pushed late)."""
+    from beatgan.bridge.pattern import Hit, Pattern, PatternVoice
+    kick = PatternVoice(0, "kick", 36, 0.0, (Hit(0, 0.0, 1.0), Hit(8, 0.0, 0.8)))
+    hats = PatternVoice(1, "hat", 42, -6.0, tuple(Hit(s, 0.2 if s == 6 else 0.0, 0.5)
+                                                   for s in range(0, 16, 2)))
+    return Pattern(16, 4, 0.1, (kick, hats))
+
+
+@pytest.fixture
+def loop_files(tmp_path):
+    """A loop, its .mid (written by the daemon's own writer) and two stems, as files."""
+    from beatgan.bridge.midi_file import pattern_midi
+    base = tmp_path / "beatgan_120bpm_s42_2bar_x"
+    for suffix in (".wav", "_stem0-kick.wav", "_stem1-hat.wav", "_stem-floor.wav"):
+        Path(f"{base}{suffix}").write_bytes(b"RIFF")
+    Path(f"{base}.mid").write_bytes(pattern_midi(hand_pattern(), 120.0, bars=2))
+    return {"loop": f"{base}.wav", "midi": f"{base}.mid",
+            "stems": [f"{base}_stem0-kick.wav", f"{base}_stem1-hat.wav", f"{base}_stem-floor.wav"]}
+
+
+def done_with_parts(files, midi=True, stems=True):
+    return ["osc", "/beatgan/done", files["loop"], 42, 120.0, 2, 9.5,
+            files["midi"] if midi else "", *(files["stems"] if stems else [])]
+
+
+def expected_notes(bars=2):
+    from beatgan.bridge.midi_file import note_events
+    return [{"pitch": note, "start_time": tick / 480, "duration": 60 / 480, "velocity": vel}
+            for tick, note, vel in note_events(hand_pattern(), bars)]
+
+
+@pytest.mark.parametrize("version", [[12, 1, 5], [10, 1, 30]])
+def test_drop_midi_makes_a_clip_of_the_patterns_notes(loop_files, version):
+    live = audio_set([False, False])
+    live["version"] = version
+    out = device([["ready"], ["generate"], done_with_parts(loop_files), ["drop_midi"]], live=live)
+    assert out["live_errors"] == [] and out["violations"] == []
+    (clip,) = out["midi_clips"]
+    assert (clip["track"], clip["slot"], clip["length"]) == (1, 0, 8.0)   # 2 bars of 4 beats
+    assert out["tracks"][1] == {"type": "midi", "name": "BeatGAN MIDI"}
+    key = lambda n: (n["start_time"], n["pitch"])
+    assert sorted(clip["notes"], key=key) == sorted(expected_notes(), key=key)
+    assert clip["name"] == "beatgan_120bpm_s42_2bar_x"
+    assert "(20 notes)" in out["status"][-1]                          # 2 x (2 kicks + 8 hats)
+
+
+def test_drop_midi_uses_the_selected_or_the_neighbouring_midi_track(loop_files):
+    live = audio_set([False])
+    live["tracks"] += [{"type": "midi", "slots": [True]}, {"type": "midi", "slots": [False]}]
+    out = device([["ready"], ["generate"], done_with_parts(loop_files), ["drop_midi"]], live=live)
+    (clip,) = out["midi_clips"]
+    assert (clip["track"], clip["slot"]) == (1, 1)       # the MIDI track on the right, a new scene
+    assert len(out["tracks"]) == 3
+    live["selected_track"] = "live_set tracks 2"
+    out = device([["ready"], ["generate"], done_with_parts(loop_files), ["drop_midi"]], live=live)
+    assert [(c["track"], c["slot"]) for c in out["midi_clips"]] == [(2, 0)]
+
+
+def test_drop_stems_makes_one_named_audio_track_per_stem(loop_files):
+    out = device([["ready"], ["generate"], done_with_parts(loop_files), ["drop_stems"]],
+                 live=audio_set([False, False], "live_set tracks 0 clip_slots 1"))
+    assert out["live_errors"] == [] and out["violations"] == []
+    assert [t["name"] for t in out["tracks"][1:]] == ["kick", "hat", "floor"]
+    stem_clips = [c for c in out["clips"] if c["track"] > 0]
+    assert stem_clips == [{"track": 1 + i, "slot": 1, "file": f}
+                          for i, f in enumerate(loop_files["stems"])]
+    assert out["status"][-1] == "3 stems > tracks 2-4, slot 2"
+
+
+def test_drop_without_parts_says_what_to_turn_on(loop_files):
+    out = device([["ready"], ["generate"], done_with_parts(loop_files, midi=False, stems=False),
+                  ["drop_midi"], ["drop_stems"]], live=audio_set([False]))
+    assert out["midi_clips"] == [] and len(out["tracks"]) == 1
+    assert "turn MIDI on" in out["status"][-2] and "turn Stems on" in out["status"][-1]
+    old = device([["ready"], ["generate"], done_with_parts(loop_files), ["drop_stems"]],
+                 live={**audio_set([False]), "version": [12, 0, 4]})
+    assert "needs Live 12.0.5" in old["status"][-1] and old["live_errors"] == []
+
+
+def test_parse_midi_reads_running_status_and_other_files(tmp_path):
+    import mido
+    mid = mido.MidiFile(type=1, ticks_per_beat=96)
+    for notes in ([(36, 0, 100), (38, 48, 90)], [(42, 24, 60)]):
+        track = mido.MidiTrack()
+        now = 0
+        for note, tick, vel in notes:
+            track.append(mido.Message("note_on", channel=9, note=note, velocity=vel, time=tick - now))
+            track.append(mido.Message("note_on", channel=9, note=note, velocity=0, time=10))
+            now = tick + 10
+        track.append(mido.MetaMessage("end_of_track", time=384 - now))
+        mid.tracks.append(track)
+    path = tmp_path / "other.mid"
+    mid.save(path)
+    parsed = pure("parseMidi", list(path.read_bytes()))
+    assert parsed["lengthBeats"] == 4.0
+    assert [(n["pitch"], n["start_time"], n["velocity"]) for n in parsed["notes"]] == [
+        (36, 0.0, 100), (42, 0.25, 60), (38, 0.5, 90)]
+    assert all(abs(n["duration"] - 10 / 96) < 1e-12 for n in parsed["notes"])
 
 
 # --------------------------------------------------------------------------------------------
