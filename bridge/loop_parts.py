@@ -21,7 +21,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .bar_parts import bar_parts
+from .bar_parts import bar_parts, is_drum_machine, require_drum_machine
 from .loopfolder import TEMP_PREFIX, TEMP_SUFFIX, LoopFolder, LoopFolderError
 from .midi_file import pattern_midi
 from .pattern import Pattern
@@ -36,6 +36,33 @@ class LoopFiles:
     loop: Path
     stems: list[Path] = field(default_factory=list)   # one per voice, then the floor
     midi: Path | None = None
+
+
+def retimes(gen, mode: str) -> bool:
+    """Whether loops of this model in this mode are the re-timed pattern: a drum machine in
+    `beats` mode (docs/render.md); `repitch` and `stretch` work on its flat bar."""
+    return is_drum_machine(gen) and mode == "beats"
+
+
+def check_parts_request(gen, mode: str, stems: bool, midi: bool) -> None:
+    """Raise NotADrumMachine or ValueError (one line) when stems or MIDI are asked of a model or
+    a mode that cannot make them."""
+    if not (stems or midi):
+        return
+    require_drum_machine(gen)
+    if mode != "beats":
+        raise ValueError(f"stems and MIDI come with the re-timed pattern (mode beats); the mode "
+                         f"is {mode}")
+
+
+def done_extras(files: "LoopFiles | None", stems: bool, midi: bool) -> tuple[str, ...]:
+    """What /beatgan/done adds after its five arguments when stems or MIDI are on: the MIDI
+    file's path ("" when off or not written), then every stem's path (the floor last)."""
+    if not (stems or midi):
+        return ()
+    if files is None:
+        return ("",)
+    return (str(files.midi) if files.midi else "", *(str(p) for p in files.stems))
 
 
 def make_loops(gen, seeds=None, tempo_bpm: float = 120.0, bars: int = 1, rate: int = 44100,

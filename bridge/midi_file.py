@@ -24,16 +24,19 @@ def velocity_127(v: float) -> int:
 
 
 def note_events(pattern, bars: int = 1, ppq: int = PPQ) -> list[tuple[int, int, int]]:
-    """(tick, note, velocity 1..127) of every hit, sorted by tick then note, over `bars` bars."""
+    """(tick, note, velocity 1..127) of every hit, sorted by tick then note, over `bars` bars.
+    Two voices that map to the same note and hit on the same tick make one note, at the
+    louder velocity (a DAW would merge or cut the doubled note anyway)."""
     per_step = ppq * pattern.beats_per_bar / pattern.steps
     total = int(round(bars * pattern.steps * per_step))
-    out = []
+    loudest: dict[tuple[int, int], int] = {}
     for j in range(bars):
         for voice in pattern.voices:
             for h in voice.hits:
                 tick = int(round((j * pattern.steps + h.step + h.offset_steps) * per_step)) % total
-                out.append((tick, voice.note, velocity_127(h.velocity)))
-    return sorted(out)
+                key = (tick, voice.note)
+                loudest[key] = max(loudest.get(key, 0), velocity_127(h.velocity))
+    return sorted((tick, note, vel) for (tick, note), vel in loudest.items())
 
 
 def pattern_midi(pattern, tempo_bpm: float, bars: int = 1, name: str = "BeatGAN",
