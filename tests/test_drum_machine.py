@@ -193,3 +193,16 @@ def test_uniform_and_gaussian_latents_are_inverse_and_encode_returns_uniform_lat
     assert latents.shape == (2, gen.card.config.latent_dim) and np.all(np.abs(latents) < 1)
     with pytest.raises(ValueError, match="no encoder"):
         BeatGenerator.load(make_tiny_model(tmp_path / "wg", model_size=2)).encode(np.zeros((1, 2, 28224)))
+
+
+def test_mel_loss_sees_envelopes_and_averages_the_noise_realisation_out():
+    from beatgan.training.spectral_loss import multi_resolution_mel_loss
+    torch.manual_seed(0)
+    decay = torch.exp(-torch.arange(8192) / 800.0)
+    a, b = torch.randn(2, 2, 8192) * decay, torch.randn(2, 2, 8192) * decay  # same envelope
+    slow = torch.randn(2, 2, 8192) * torch.exp(-torch.arange(8192) / 4000.0)  # another decay
+    assert float(multi_resolution_mel_loss(a, a, 14700)["sc"]) == 0.0
+    per_bin = multi_resolution_stft_loss(a, b)
+    mel = multi_resolution_mel_loss(a, b, 14700)
+    assert float(mel["sc"]) < 0.6 * float(per_bin["sc"])            # noise floor halved
+    assert float(multi_resolution_mel_loss(slow, a, 14700)["logmag"]) > 1.5 * float(mel["logmag"])

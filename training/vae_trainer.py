@@ -21,7 +21,7 @@ import torch
 
 from .metrics import summarise
 from .recipes import TrainConfig
-from .spectral_loss import multi_resolution_stft_loss
+from .spectral_loss import multi_resolution_mel_loss, multi_resolution_stft_loss
 
 PRIOR_BARS = 1024   # training bars encoded to fit the sampling prior
 VAL_BARS = 64       # fixed bars whose reconstruction picks the best checkpoint
@@ -37,6 +37,8 @@ class VAETrainer:
         self.device = torch.device(opts.device)
         torch.manual_seed(opts.seed)
         self.gcfg = model_config_for(cfg, meta)
+        if cfg.recon not in ("stft", "mel"):
+            raise ValueError(f"recon must be 'stft' or 'mel', got {cfg.recon!r}")
         if self.gcfg.arch != "drum-machine":
             raise ValueError(f"recipe method 'vae' trains the drum-machine family, not {self.gcfg.arch!r}")
         self.data = torch.from_numpy(fit_length(data, self.gcfg.bar_samples).astype(np.float32))
@@ -77,7 +79,8 @@ class VAETrainer:
         fake = self.G.decode(z)
         # Compared at the model's output level: the drum machine draws shapes, not levels.
         real = real * self.G.level_gain(real)
-        rec = multi_resolution_stft_loss(fake, real)
+        rec = (multi_resolution_mel_loss(fake, real, self.gcfg.sample_rate) if self.cfg.recon == "mel"
+               else multi_resolution_stft_loss(fake, real))
         kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1).mean()
         return {"rec": rec["sc"] + rec["logmag"], "sc": rec["sc"], "logmag": rec["logmag"], "kl": kl}
 
