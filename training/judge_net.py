@@ -53,6 +53,10 @@ class JudgeConfig:
     embed_dim: int = 128             # the embedding the Fréchet distance and k-NN use
     steps: int = 16                  # sixteenth steps per bar (onset targets)
     groups: int = 4                  # role groups of the onset targets
+    # Mel power added before the log: 10x the power the dataset's noise floor (prepare's +-10000
+    # 24-bit LSB, -63 dBFS RMS) leaves in a band of the mid signal. The judge hears nothing below
+    # it, so a clean bar and the same bar over the dataset's noise embed alike.
+    floor_power: float = 4.5e-4
     heads: dict = field(default_factory=dict)  # label kind -> number of classes
 
     @property
@@ -63,7 +67,7 @@ class JudgeConfig:
 
 class StereoLogMel(nn.Module):
     """(B, 2, T) audio -> (B, 2, n_mels, frames): log-mel of mid (L+R)/2 and of side (L-R)/2,
-    about -2 (silence) .. 1 (full scale)."""
+    about -0.84 (silence, the floor) .. 1 (full scale)."""
 
     def __init__(self, cfg: JudgeConfig):
         super().__init__()
@@ -73,7 +77,7 @@ class StereoLogMel(nn.Module):
             mel_filterbank(cfg.sample_rate, cfg.n_fft, cfg.n_mels)), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return log_scale(self.mel_power(x))
+        return log_scale(self.mel_power(x), self.cfg.floor_power)
 
     def mel_power(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 2, T) audio -> (B, 2, n_mels, frames) mel power of mid and side."""
@@ -91,8 +95,8 @@ class StereoLogMel(nn.Module):
         return mel.reshape(b, 2, cfg.n_mels, cfg.frames)
 
 
-def log_scale(mel_power: torch.Tensor) -> torch.Tensor:
-    return torch.log10(mel_power + 1e-8) / 4.0
+def log_scale(mel_power: torch.Tensor, floor_power: float) -> torch.Tensor:
+    return torch.log10(mel_power + floor_power) / 4.0
 
 
 def _block(c_in: int, c_out: int, pool: tuple[int, int] | None) -> list[nn.Module]:
@@ -169,7 +173,8 @@ def mel_powers(net: JudgeNet, audio: np.ndarray, shift: int = 0, batch: int = 64
 
 
 def augmented_features(power: torch.Tensor, noise: torch.Tensor, idx: torch.Tensor,
-                       cfg: "JudgeTrainConfig", gen: torch.Generator) -> torch.Tensor:
+                       cfg: "JudgeTrainConfig", gen: torch.Generator,
+                       floor_power: float) -> torch.Tensor:
     """Log-mel of a batch with augmentation applied in the mel-power domain (the STFT is then
     computed once per bar, not per epoch): a precomputed shift variant, a gain, and for some bars
     a precomputed noise floor (powers add)."""
@@ -179,7 +184,7 @@ def augmented_features(power: torch.Tensor, noise: torch.Tensor, idx: torch.Tens
     noisy = (torch.rand(b, generator=gen) < cfg.noise_p).float()
     pick = torch.randint(0, noise.shape[0], (b,), generator=gen)
     p = power[variant, idx] * gain[:, None, None, None] + noise[pick] * noisy[:, None, None, None]
-    return log_scale(p)
+    return log_scale(p, floor_power)
 
 
 def train_judge(data, cfg: JudgeConfig | None = None, tcfg: JudgeTrainConfig = JudgeTrainConfig(),
@@ -225,7 +230,8 @@ def _train(data, cfg, tcfg, log):
         total = 0.0
         for i in range(0, n, tcfg.batch_size):
             idx = perm[i:i + tcfg.batch_size]
-            out = net.predict(net.embed_features(augmented_features(power, noise, idx, tcfg, gen)))
+            feats = augmented_features(power, noise, idx, tcfg, gen, cfg.floor_power)
+            out = net.predict(net.embed_features(feats))
             loss = sum(F.cross_entropy(out[k], labels[k][idx]) for k in cfg.heads)
             loss = loss + tcfg.onset_weight * F.binary_cross_entropy_with_logits(
                 out["onsets"], onsets[idx])

@@ -178,11 +178,32 @@ def _met_sentence(card) -> str:
                 + "; ".join(texts.get(f, f) for f in (failed or [])) + ".")
     out = verdict(ev.get("meets_targets"), ev.get("failed_targets"),
                   f"This model, as shipped (truncation psi = {psi:g})," if psi != 1.0 else "This model")
+    words = _in_words(ev.get("failed_targets") or [], ev["sets"]["generated"])
+    if words:
+        out += " In words: " + words
     if psi != 1.0 and "untruncated_targets" in ev:
         raw_failed = [k for k, v in (ev["untruncated_targets"] or {}).items() if v.get("pass") is not True]
         out += " " + verdict(ev.get("untruncated_meets_targets"), raw_failed,
                              "Without truncation (psi 1) it")
     return out
+
+
+def _in_words(failed: list[str], g: dict) -> str:
+    """What each failed target means for a listener, in one sentence."""
+    said = {
+        "frechet": "as a set, its bars are far from real bars in the judge's embedding",
+        "precision": f"only {100 * (g.get('precision') or 0):.0f} % of its bars lie among real bars",
+        "recall": "they cover little of the variety of real bars",
+        "artefact_db": (f"a steady tone runs through the bars ({g.get('artefact_db', 0):.1f} dB over "
+                        f"its neighbourhood at {g.get('artefact_hz', 0):.0f} Hz)"),
+        "self_nearest": "the bars are near copies of each other",
+        "similar_fraction": "too many bars copy a training bar",
+    }
+    parts = [said[f] for f in failed if f in said]
+    if not parts:
+        return ""
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:] + "."
 
 
 def _readme(card, sets: dict, note: str) -> str:
