@@ -139,11 +139,10 @@ def retime(parts, tempo_bpm: float, bars: int = 1, rate: int = 44100,
     # The filter's lead-in sits `pre` samples before the hit: rounding pre with the position
     # would move the hit; it is whole for 44.1/48 kHz from 14.7 kHz (see _pad_for).
     lead = int(round(pre))
-    # Buffer index a is output sample a mod n: one bar of margin in front when a hit's lead-in
-    # starts before sample 0, and whole loops of room, so folding the tails back is one sum.
+    # Buffer index a is output sample a mod n: one loop of margin in front when a hit's lead-in
+    # starts before sample 0; tails past the end are folded back onto the start.
     margin = n if lead > int(starts.min()) else 0
-    reps = -(-(margin + int(starts.max()) - lead + m + 1) // n)
-    buf = np.zeros((k, reps * n), np.float32)
+    buf = np.zeros((k, max(n, margin + int(starts.max()) - lead + m + 1)), np.float32)
     vel = parts.velocity.astype(np.float32)                              # (K, S)
     at = (margin + starts - lead).tolist()                               # (bars, S) buffer index
     for v in range(k):
@@ -153,7 +152,7 @@ def retime(parts, tempo_bpm: float, bars: int = 1, rate: int = 44100,
             if w != 0.0 and length:
                 for j in range(bars):
                     row[at[j][s_]:at[j][s_] + length] += w * h
-    mono = buf.reshape(k, reps, n).sum(axis=1)                            # (K, n): tails wrapped
+    mono = _fold(buf, n)                                                 # (K, n): tails wrapped
     pan = np.ascontiguousarray(parts.pan_gains, np.float32)              # (C, K)
     floor = np.float32(parts.floor_level) * _tiled_noise(parts.floor_noise, sr, rate, n)  # (C, n)
     loop = _mix(pan, mono) + floor                                       # at the raw level
@@ -169,6 +168,15 @@ def retime(parts, tempo_bpm: float, bars: int = 1, rate: int = 44100,
     loop *= a
     floor *= a
     return Retimed(mono, pan, loop, floor, rate, tempo, bars, scale, starts)
+
+
+def _fold(buf: np.ndarray, n: int) -> np.ndarray:
+    """(K, total) -> (K, n): buffer index a is output sample a mod n."""
+    out = buf[:, :n]                      # a view: the first block is summed into in place
+    for at in range(n, buf.shape[1], n):
+        block = buf[:, at:at + n]
+        out[:, :block.shape[1]] += block
+    return out
 
 
 def _mix(pan: np.ndarray, mono: np.ndarray) -> np.ndarray:
