@@ -8,7 +8,7 @@
 Nothing is stretched or sliced. Each voice's hit (made by the model at 14.7 kHz) is resampled
 once to the output rate, so it keeps its length and pitch, and is placed at its own step's time
 at the host tempo: step s of bar j starts at round((j * steps + s + offset_s) * step_out)
-samples, step_out = bars' length / steps in output samples (offset_s: the model's micro-timing,
+samples, step_out = a bar's length / steps in output samples (offset_s: the model's micro-timing,
 in steps, so swing scales with the tempo). Velocity, pan and the model's level scale it; tails
 that run past the loop end wrap round to its start, as the model's bar does. The background
 floor (noise) is resampled once, circularly, and tiled. Pure NumPy (and soxr).
@@ -28,7 +28,7 @@ from beatgan.generator.musical_time import frames
 
 from .render import RATE_RANGE_HZ, MAX_BARS, _check_int, check_tempo
 
-PAD_MIN = 128             # model samples of silence before/after a hit for the resampler's filter
+PAD_MIN = 128            # model samples of silence before/after a hit for the resampler's filter
 FLOOR_PAD = 256          # samples of loop context each side when resampling the floor
 
 
