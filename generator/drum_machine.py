@@ -8,7 +8,7 @@ pattern on the bar's sixteenth grid. Every part is learned from audio; only the 
 
 Why a prior instead of a raw-sample network: on two CPU cores a WaveGAN never learned that a hit
 starts sharp and decays, or that the space between hits is quiet (docs/training.md). Here a hit is
-an exponentially decaying sum of fixed band-limited noise tables plus a sine whose pitch glides
+an exponentially decaying sum of band-limited noises plus a sine whose pitch glides
 down (kick and tom bodies), so every bar is made of hits by construction, and the network's job is
 which hits, how they sound, and where they go. It also knows what a flat WAV hides: per-voice stems
 and the pattern (`stems`, `describe`).
@@ -17,7 +17,8 @@ Placement happens in the frequency domain: a voice's bar is its hit's spectrum t
 spectrum of its pulse train, sum_s v[k, s] exp(-2 pi i f (t_s + tau_s) / T). That is a circular
 convolution (the wrap-around for free) with offsets tau_s that stay differentiable (swing).
 
-Deterministic given z: the noise tables and the latent prior are buffers saved with the weights.
+Deterministic given z: the band noise a bar's hits are cut from is drawn from a seed made of z's
+bytes, and the latent prior is a buffer saved with the weights.
 The forward pass takes z ~ U(-1, 1)^latent like every BeatGAN model (so seeds, truncation,
 variation and morph work unchanged) and maps it to the Gaussian the decoder was trained on.
 """
@@ -43,7 +44,7 @@ FLOOR_DB = (-100.0, -40.0)       # the background noise floor (the dataset's aug
 MAX_SWING = 0.25                 # micro-timing, in steps, either way
 LOW_HZ = 40.0                    # lowest band edge
 OUT_GAIN = 0.25                  # unit-RMS noise bands summed: keep hits near full scale
-NOISE_SEED = 0x5EED              # the noise tables' seed (they are saved with the weights anyway)
+NOISE_SEED = 0x5EED              # the floor noise's seed (it is saved with the weights anyway)
 
 VOICE_PARAMS = ("band_gain", "band_decay", "tone_gain", "tone_start", "tone_end", "tone_glide",
                 "tone_decay", "pan")
@@ -62,21 +63,30 @@ def band_edges(bands: int, sample_rate: int) -> torch.Tensor:
                           dtype=torch.float64)
 
 
-def noise_tables(bands: int, length: int, sample_rate: int, seed: int = NOISE_SEED) -> torch.Tensor:
-    """(bands, length) white noise split into log-spaced bands (brick-wall in the FFT), each
-    scaled to unit RMS. The lowest band also holds everything below LOW_HZ."""
-    g = torch.Generator().manual_seed(seed)
-    spec = torch.fft.rfft(torch.randn(length, generator=g, dtype=torch.float64))
+def band_masks(bands: int, length: int, sample_rate: int) -> torch.Tensor:
+    """(bands, length // 2 + 1) amplitude masks over the rFFT bins of a `length`-sample signal:
+    bands centred on log-spaced frequencies from LOW_HZ to Nyquist, each a half cosine in log
+    frequency reaching the neighbouring centres, so the masks' squares sum to 1 at every bin
+    (white noise split into bands sums back to white noise). Smooth on purpose: brick-wall bands
+    leave a step at every edge whose gains differ, and the set's average spectrum shows it."""
     freqs = torch.fft.rfftfreq(length, 1.0 / sample_rate, dtype=torch.float64)
-    edges = band_edges(bands, sample_rate)
-    edges[0] = 0.0
-    edges[-1] = sample_rate  # include Nyquist
-    out = torch.empty(bands, length, dtype=torch.float64)
-    for b in range(bands):
-        mask = (freqs >= edges[b]) & (freqs < edges[b + 1])
-        x = torch.fft.irfft(spec * mask, n=length)
-        out[b] = x / x.pow(2).mean().sqrt().clamp_min(1e-12)
-    return out.float()
+    centres = torch.logspace(math.log10(LOW_HZ), math.log10(sample_rate / 2), bands, dtype=torch.float64)
+    if bands == 1:
+        return torch.ones(1, len(freqs), dtype=torch.float32)
+    step = math.log(centres[1] / centres[0])
+    x = (torch.log(freqs.clamp_min(1e-3)) - math.log(centres[0])) / step   # position in bands
+    x = x.clamp(0.0, bands - 1.0)
+    dist = (x[None] - torch.arange(bands, dtype=torch.float64)[:, None]).abs()
+    return torch.where(dist < 1.0, torch.cos(0.5 * math.pi * dist), torch.zeros_like(dist)).float()
+
+
+def latent_seeds(z: torch.Tensor) -> list[int]:
+    """One 63-bit seed per latent, from its float32 bytes: the noise a bar's hits are cut from
+    is a function of its latent, so a seed (or an encoded loop) gives the same bar everywhere."""
+    import hashlib
+    rows = z.detach().to("cpu", torch.float32).contiguous().numpy()
+    return [int.from_bytes(hashlib.blake2b(r.tobytes(), digest_size=8).digest(), "little") >> 1
+            for r in rows]
 
 
 class DrumMachine(nn.Module):
@@ -117,8 +127,9 @@ class DrumMachine(nn.Module):
             self.timing_head.weight.mul_(0.01)
             self.timing_head.bias.zero_()
         t = cfg.bar_samples
-        self.register_buffer("noise", noise_tables(nb, cfg.oneshot_samples, cfg.sample_rate))
-        g = torch.Generator().manual_seed(NOISE_SEED + 1)
+        self.register_buffer("band_masks", band_masks(nb, cfg.oneshot_samples, cfg.sample_rate),
+                             persistent=False)                                     # (NB, F)
+        g = torch.Generator().manual_seed(NOISE_SEED + 1)  # quiet: its fixed spectrum is harmless
         self.register_buffer("floor_noise", torch.randn(cfg.channels, t, generator=g))
         # Fade the last 10 % of a hit: a long decay cut at the table's end would click.
         n = cfg.oneshot_samples
@@ -165,8 +176,21 @@ class DrumMachine(nn.Module):
         return self.decode(self.gaussian_latent(u))
 
     # ---- parts ------------------------------------------------------------------------------
+    def band_noise(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, NB, L) unit-RMS band-limited noise, one draw per latent (seeded by it).
+
+        A new draw per bar, not one table for every bar: a fixed table's spectrum has the same
+        random peaks in every hit of every bar, and they stand ~7 dB out of the set's average
+        spectrum (real loops, cut from many samples, average theirs out)."""
+        n = self.cfg.oneshot_samples
+        white = torch.stack([torch.randn(n, generator=torch.Generator().manual_seed(s))
+                             for s in latent_seeds(z)]).to(self.band_masks.device)      # (B, L)
+        bands = torch.fft.irfft(torch.fft.rfft(white)[:, None] * self.band_masks, n=n)  # (B, NB, L)
+        return bands / bands.pow(2).mean(dim=-1, keepdim=True).sqrt().clamp_min(1e-8)
+
     def parameters_for(self, z: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Every synthesis parameter, in its unit: the pattern a MIDI file or a stem needs."""
+        """Every synthesis parameter, in its unit: the pattern a MIDI file or a stem needs, and
+        the bar's band noise."""
         cfg = self.cfg
         b, k, s, nb = z.shape[0], cfg.voices, cfg.steps, cfg.bands
         h = self.trunk(z)
@@ -185,6 +209,7 @@ class DrumMachine(nn.Module):
             "velocity": torch.sigmoid(self.velocity_head(h)).view(b, k, s),           # (B, K, S)
             "offset_samples": MAX_SWING * step * torch.tanh(self.timing_head(h)),     # (B, S)
             "floor": 10 ** (_span(self.floor_head(h)[:, 0], *FLOOR_DB) / 20),         # (B,)
+            "noise": self.band_noise(z),                                              # (B, NB, L)
         }
 
     def hits(self, p: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -196,11 +221,11 @@ class DrumMachine(nn.Module):
         b, k = p["band_gain"].shape[:2]
         n, hop = self.cfg.oneshot_samples, self.ENV_HOP
         frames = n // hop
-        t_env = torch.arange(frames + 1, device=self.noise.device) * (hop / self.cfg.sample_rate)
+        t_env = torch.arange(frames + 1, device=p["noise"].device) * (hop / self.cfg.sample_rate)
         env = p["band_gain"][..., None] * torch.exp(-t_env / p["band_decay_s"][..., None])  # (B, K, NB, E+1)
-        noise = self.noise.view(-1, frames, hop)                                   # (NB, E, hop)
-        now = torch.einsum("bkne,neh->bkeh", env[..., :-1], noise)
-        nxt = torch.einsum("bkne,neh->bkeh", env[..., 1:], noise)
+        noise = p["noise"].view(b, -1, frames, hop)                                 # (B, NB, E, hop)
+        now = torch.einsum("bkne,bneh->bkeh", env[..., :-1], noise)
+        nxt = torch.einsum("bkne,bneh->bkeh", env[..., 1:], noise)
         a = torch.arange(hop, device=noise.device) / hop
         noise_part = (now + (nxt - now) * a).reshape(b, k, n)
         t = self.time_s

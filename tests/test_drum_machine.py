@@ -11,7 +11,7 @@ import torch
 
 from beatgan.bridge.cli import main as cli_main
 from beatgan.generator import named_config
-from beatgan.generator.drum_machine import DrumMachine, noise_tables
+from beatgan.generator.drum_machine import DrumMachine, band_masks
 from beatgan.generator.engine import BeatGenerator
 from beatgan.generator.latent import seed_latent
 from beatgan.training.spectral_loss import multi_resolution_stft_loss
@@ -96,13 +96,21 @@ def test_stems_sum_to_the_bar():
     assert torch.allclose(voices.sum(1) + floor, net.decode(z), atol=1e-5)
 
 
-def test_noise_tables_are_band_limited_unit_rms_and_fixed():
-    t = noise_tables(4, 4096, 14700)
-    assert torch.equal(t, noise_tables(4, 4096, 14700))
-    assert torch.allclose(t.pow(2).mean(1), torch.ones(4), atol=1e-4)
-    spec = torch.fft.rfft(t.double()).abs()
-    peak_bins = spec.argmax(dim=1)
-    assert torch.all(peak_bins[1:] > peak_bins[:-1])          # each band sits above the last
+def test_band_masks_split_white_noise_and_sum_back_to_it():
+    m = band_masks(8, 4096, 14700)
+    assert torch.allclose(m.pow(2).sum(0), torch.ones(m.shape[1]), atol=1e-5)
+    peaks = m.argmax(dim=1)
+    assert torch.all(peaks[1:] > peaks[:-1])                  # each band sits above the last
+
+
+def test_band_noise_is_a_function_of_the_latent():
+    torch.manual_seed(0)
+    net = DrumMachine(tiny_cfg()).eval()
+    z = torch.randn(2, net.cfg.latent_dim)
+    a, b = net.band_noise(z), net.band_noise(z.clone())
+    assert torch.equal(a, b)                                  # same latent, same noise
+    assert torch.allclose(a.pow(2).mean(-1), torch.ones(2, net.cfg.bands), atol=1e-4)
+    assert not torch.allclose(a[0], a[1])                     # another latent, another draw
 
 
 def test_weights_format_and_engine_carry_the_drum_machine(tmp_path):
