@@ -13,9 +13,12 @@ RSS before, at peak and after, and how many pings came back.
     python bench/latency.py                          # shipped model, or a random-init beatgan-bar
     python bench/latency.py --model DIR --n 500 --threads 2 --device cpu
     python bench/latency.py --device cuda            # on a GPU machine
+    python bench/latency.py --config drum-machine --model-size 16 --stems --threads 1
+                                                     # a drum machine, stems and MIDI on
 
 Targets (issue 4): p99 <= 50 ms on a 2-core CPU machine, <= 10 ms on an H100; RSS growth
-under the flood <= 50 MB.
+under the flood <= 50 MB. With --stems (issue 24: a drum-machine model writing the loop, one WAV
+per voice and the .mid): OSC in -> files p99 <= 25 ms.
 """
 from __future__ import annotations
 
@@ -64,17 +67,17 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def make_model(folder: Path, config: str) -> Path:
+def make_model(folder: Path, config: str, model_size: int | None = None) -> Path:
     """A randomly initialised model of a real config: latency depends on the architecture,
     not on what the weights learned."""
     import torch
 
     from beatgan.generator import ModelCard, named_config
-    from beatgan.generator.wavegan import Generator
+    from beatgan.generator.networks import build_generator
     from beatgan.generator.weights import save_model
     torch.manual_seed(0)
-    cfg = named_config(config)
-    save_model(Generator(cfg), ModelCard(config=cfg, name=f"bench-random-{config}"), folder)
+    cfg = named_config(config, **({"model_size": model_size} if model_size else {}))
+    save_model(build_generator(cfg), ModelCard(config=cfg, name=f"bench-random-{config}"), folder)
     return folder
 
 
@@ -125,7 +128,8 @@ class Replies:
         with self.cond:
             while True:
                 for i, (t, a, args) in enumerate(self.items):
-                    if a == address or (address == "/beatgan/done" and a == "/beatgan/error"):
+                    answered = address in ("/beatgan/done", "/beatgan/stems", "/beatgan/midi")
+                    if a == address or (answered and a == "/beatgan/error"):
                         del self.items[i]
                         if a == "/beatgan/error":
                             raise RuntimeError(f"daemon error: {args}")
@@ -145,6 +149,10 @@ def main() -> int:
     ap.add_argument("--model", type=Path, help="model folder (default: shipped weights, else a "
                                                "random-init model of --config)")
     ap.add_argument("--config", default="beatgan-bar", help="config for the random-init model")
+    ap.add_argument("--model-size", type=int, default=None, help="d of the random-init model")
+    ap.add_argument("--stems", action="store_true",
+                    help="turn stems and MIDI on (/beatgan/stems 1, /beatgan/midi 1): a "
+                         "drum-machine model writes each loop with its stems and .mid")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads in the daemon")
     ap.add_argument("--n", type=int, default=500, help="requests per latency measurement")
@@ -159,7 +167,10 @@ def main() -> int:
     note = ""
     if model is None:
         from beatgan.generator.engine import DEFAULT_MODEL_DIR
-        if (DEFAULT_MODEL_DIR / "model_card.json").exists():
+        if args.config != "beatgan-bar" or args.model_size:
+            model = make_model(tmp / "model", args.config, args.model_size)
+            note = f" (random init of {args.config})"
+        elif (DEFAULT_MODEL_DIR / "model_card.json").exists():
             model = DEFAULT_MODEL_DIR
         else:
             model = make_model(tmp / "model", args.config)
@@ -201,6 +212,10 @@ def main() -> int:
     send = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     dest = ("127.0.0.1", port)
     try:
+        if args.stems:
+            for address in ("/beatgan/stems", "/beatgan/midi"):
+                send.sendto(osc(address, 1), dest)
+                replies.take(address)
         # --- OSC in -> file renamed ----------------------------------------------------------
         for i in range(20):  # settle (the daemon warmed itself up; this warms our side)
             send.sendto(osc("/beatgan/generate", i, args.bpm), dest)
@@ -212,7 +227,8 @@ def main() -> int:
             t1, done = replies.take("/beatgan/done")
             wall.append((t1 - t0) * 1000.0)
             own.append(done[4])
-        print(row("OSC generate -> /beatgan/done (round trip)", wall))
+        files = f" ({len(done) - 5 + 1} files each)" if args.stems else ""
+        print(row("OSC generate -> /beatgan/done (round trip)" + files, wall))
         print(row("OSC in -> file renamed (daemon's latency_ms)", own))
 
         # --- note-on -> file ---------------------------------------------------------------

@@ -104,7 +104,11 @@ def bar_parts(gen, seeds=None, *, variation=None, morph=None, truncation=None,
     net, card = gen.net, gen.card
     n = len(u)
     with torch.inference_mode():
-        z = net.gaussian_latent(torch.from_numpy(np.asarray(u, np.float32)).to(gen.device))
+        # One latent at a time: the drum machine draws a bar's band noise from a hash of its
+        # latent's bytes, and a batched matrix product can round the last bit differently from
+        # a single one, which would make a seed's bar depend on its batch.
+        ut = torch.from_numpy(np.asarray(u, np.float32)).to(gen.device)
+        z = torch.cat([net.gaussian_latent(ut[i:i + 1]) for i in range(n)])
         p = net.parameters_for(z)
         h = net.hits(p)                                                 # (B, K, L)
         tone = tone_part(net, p)                                        # (B, K, L)

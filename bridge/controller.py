@@ -12,8 +12,9 @@ import threading
 import time
 from typing import Callable
 
-from .requests import (Generate, Mode, Morph, Origin, Ping, Play, Request, Slot, Status, Stop,
-                       Tempo, Truncation, Variation)
+from .bar_parts import NotADrumMachine, require_drum_machine
+from .requests import (Generate, Midi, Mode, Morph, Origin, Ping, Play, Request, Slot, Status,
+                       Stems, Stop, Tempo, Truncation, Variation)
 from .render import TEMPO_RANGE_BPM
 from .tempo import TempoState
 from .worker import Job, Rejected, Worker
@@ -24,9 +25,11 @@ log = logging.getLogger("beatgan.bridge")
 class Controller:
     def __init__(self, generator, worker: Worker, tempo: TempoState, slots, mode: str = "beats",
                  audio=None, describe: Callable[[], dict[str, str]] | None = None,
-                 truncation: float | None = None):
+                 truncation: float | None = None, stems: bool = False, midi: bool = False):
         self.gen, self.worker, self.tempo, self.slots = generator, worker, tempo, slots
         self.mode = mode
+        self.stems = stems                 # write one WAV per voice next to each loop
+        self.midi_files = midi             # write each loop's pattern as a .mid next to it
         self.truncation = truncation       # None = the generator's (the model card's) default
         self.audio = audio                 # AudioSink | None
         self.describe = describe or dict   # -> {"model":..., "device":..., "folder":..., ...}
@@ -35,6 +38,7 @@ class Controller:
         self._handlers: dict[type, Callable[[Request, Origin], None]] = {
             Generate: self._generate, Variation: self._generate, Morph: self._generate,
             Tempo: self._tempo, Mode: self._mode, Truncation: self._truncation,
+            Stems: self._stems, Midi: self._midi,
             Play: self._play, Stop: self._stop,
             Slot: self._slot, Ping: self._ping, Status: self._status,
         }
@@ -62,7 +66,8 @@ class Controller:
             seed, seed_b = self._or_random(r.seed_a), self._or_random(r.seed_b)
         else:
             seed, seed_b = self._or_random(r.seed), None
-        job = Job(r, seed, seed_b, reading, self.mode, origin, self.effective_truncation())
+        job = Job(r, seed, seed_b, reading, self.mode, origin, self.effective_truncation(),
+                  stems=self.stems, midi=self.midi_files)
         try:
             self.worker.submit(job)
         except Rejected as e:
@@ -86,6 +91,30 @@ class Controller:
         self.mode = r.mode
         log.info("%s mode %s", origin.who, r.mode)
         origin.reply("/beatgan/mode", r.mode)
+
+    def _stems(self, r: Stems, origin: Origin) -> None:
+        if self._parts_refused(r.state, origin):
+            return
+        self.stems = bool(r.state)
+        log.info("%s stems %s", origin.who, "on" if r.state else "off")
+        origin.reply("/beatgan/stems", int(r.state))
+
+    def _midi(self, r: Midi, origin: Origin) -> None:
+        if self._parts_refused(r.state, origin):
+            return
+        self.midi_files = bool(r.state)
+        log.info("%s MIDI files %s", origin.who, "on" if r.state else "off")
+        origin.reply("/beatgan/midi", int(r.state))
+
+    def _parts_refused(self, on: int, origin: Origin) -> bool:
+        """Stems and MIDI files need a drum-machine model; turning them off is always fine."""
+        if on:
+            try:
+                require_drum_machine(self.gen)
+            except NotADrumMachine as e:
+                origin.error(str(e))
+                return True
+        return False
 
     def effective_truncation(self) -> float:
         return self.gen.truncation if self.truncation is None else self.truncation

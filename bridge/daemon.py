@@ -58,7 +58,8 @@ class Daemon:
                              max_batch=cfg.max_batch)
         self.slots = SeedSlots(cfg.slots_path())
         self.controller = Controller(self.gen, self.worker, self.tempo, self.slots, cfg.mode,
-                                     self.audio, self.describe)
+                                     self.audio, self.describe, stems=cfg.stems,
+                                     midi=cfg.midi_file)
         self.worker.on_done = self.controller.seen
         self.server.api = OscApi(self.controller.handle)
         reply = ("replies to the sender's own port" if not cfg.reply_port else
@@ -83,6 +84,11 @@ class Daemon:
             self.gen = BeatGenerator.load(cfg.model or None, device=cfg.device, dtype=cfg.dtype,
                                           truncation=cfg.truncation or None)
         except ModelLoadError as e:
+            raise UserError(str(e)) from None
+        from .loop_parts import check_parts_request
+        try:
+            check_parts_request(self.gen, cfg.mode, cfg.stems, cfg.midi_file)
+        except ValueError as e:
             raise UserError(str(e)) from None
         card = self.gen.card
         c = card.config
@@ -115,6 +121,15 @@ class Daemon:
         with tempfile.TemporaryDirectory(prefix="beatgan-warmup-") as tmp:
             LoopFolder(Path(tmp)).write(audio, cfg.rate, card.tempo_bpm * 0.9, 1, 0,
                                         beats_per_bar=card.beats_per_bar)
+            if card.config.arch == "drum-machine":
+                # The re-timed pattern with its stems and MIDI file (every batch size too).
+                from .bar_parts import bar_parts
+                from .loop_parts import make_loops, write_loop_files
+                for n in sizes:
+                    bar_parts(gen, list(range(n)))
+                made = make_loops(gen, [0], card.tempo_bpm * 0.9, 1, cfg.rate, cfg.headroom_db)
+                write_loop_files(LoopFolder(Path(tmp)), *made[0], 0,
+                                 beats_per_bar=card.beats_per_bar, stems=True, midi=True)
         return (time.perf_counter() - t0) * 1000.0
 
     def _open_folder(self) -> None:
@@ -130,7 +145,9 @@ class Daemon:
             raise UserError(f"cannot use {out} as the output folder ({e.strerror or e}); pass "
                             "--out DIR") from None
         self.folder = LoopFolder(out)
-        self.summary["folder"] = f"{out} (WAV, {cfg.rate} Hz)"
+        parts = [what for what, on in (("stems", cfg.stems), ("MIDI files", cfg.midi_file)) if on]
+        self.summary["folder"] = (f"{out} (WAV, {cfg.rate} Hz"
+                                  f"{', with ' + ' and '.join(parts) if parts else ''})")
         note_folder(out.resolve())
 
 

@@ -35,6 +35,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto",
                    help="auto, cpu, cuda (default auto: CUDA when present)")
     p.add_argument("--float", action="store_true", help="32-bit float WAVs instead of 24-bit PCM")
+    p.add_argument("--stems", action="store_true",
+                   help="also write one WAV per voice next to each loop; they sum to the loop "
+                        "(needs a drum-machine model)")
+    p.add_argument("--midi", action="store_true",
+                   help="also write each loop's pattern as a .mid next to it, General MIDI drums "
+                        "on channel 10 (needs a drum-machine model)")
     p.add_argument("-y", "--yes", action="store_true",
                    help=f"do not ask before a large job (over {CONFIRM_LOOPS} loops or "
                         f"{CONFIRM_BYTES // 10**9} GB)")
@@ -115,13 +121,19 @@ def run(args: argparse.Namespace) -> int:
         gen = BeatGenerator.load(args.model, device=args.device, truncation=args.truncation)
     except ModelLoadError as e:
         raise UserError(str(e)) from e
+    from .loop_parts import check_parts_request
+    try:
+        check_parts_request(gen, args.mode, args.stems, args.midi)
+    except ValueError as e:  # a WaveGAN, or a mode that does not re-time the pattern
+        raise UserError(str(e)) from e
     bpm = args.bpm if args.bpm is not None else gen.card.tempo_bpm
     seeds = seed_range(args.seed, args.count, gen.random_seed)
     subtype = "FLOAT" if args.float else "PCM_24"
     card = gen.card
     if 40.0 <= bpm <= 300.0:  # an out-of-range tempo is refused by render with its own message
-        confirm_size(len(seeds), loop_bytes(args.rate, card.channels, subtype, args.bars,
-                                            card.beats_per_bar, bpm), args.out, args.yes)
+        files = 1 + (card.config.voices + 1 if args.stems else 0)   # the loop, its stems
+        confirm_size(len(seeds), files * loop_bytes(args.rate, card.channels, subtype, args.bars,
+                                                    card.beats_per_bar, bpm), args.out, args.yes)
     return write_loops(gen, seeds, bpm, args, subtype)
 
 
@@ -130,11 +142,18 @@ def write_loops(gen, seeds: list[int], bpm: float, args: argparse.Namespace, sub
     Ctrl-C or SIGTERM finish the file in progress, then say what was written."""
     from tqdm import tqdm
 
+    from .bar_parts import bar_parts
+    from .loop_parts import retimes, write_loop_files
     from .loopfolder import LoopFolder
+    from .pattern import Pattern
     from .render import render
+    from .retime import retime
     from .stop_signals import StopSignals
 
     folder = LoopFolder(args.out, subtype=subtype)
+    stems, midi = getattr(args, "stems", False), getattr(args, "midi", False)
+    # A drum machine in beats mode: its pattern re-timed (with stems and MIDI when asked).
+    pattern = retimes(gen, args.mode)
     batch = 64
     written: list[int] = []
     with StopSignals() as stop, tqdm(total=len(seeds), unit="loop",
@@ -142,15 +161,24 @@ def write_loops(gen, seeds: list[int], bpm: float, args: argparse.Namespace, sub
         try:
             for i in range(0, len(seeds), batch):
                 chunk = seeds[i:i + batch]
-                for seed, audio in zip(chunk, gen.generate(chunk)):
+                made = bar_parts(gen, chunk) if pattern else gen.generate(chunk)
+                for seed, audio in zip(chunk, made):
                     if stop.requested:
                         break
-                    out = render(audio, gen.card, bpm, bars=args.bars, rate=args.rate,
-                                 mode=args.mode)
-                    path = folder.write(out, args.rate, bpm, args.bars, seed,
-                                        beats_per_bar=gen.card.beats_per_bar)
+                    if pattern:
+                        r = retime(audio, bpm, args.bars, args.rate)
+                        files = write_loop_files(
+                            folder, r, Pattern.from_parts(audio) if stems or midi else None,
+                            seed, beats_per_bar=gen.card.beats_per_bar, stems=stems, midi=midi)
+                        paths = [files.loop, *files.stems, *([files.midi] if files.midi else [])]
+                    else:
+                        out = render(audio, gen.card, bpm, bars=args.bars, rate=args.rate,
+                                     mode=args.mode)
+                        paths = [folder.write(out, args.rate, bpm, args.bars, seed,
+                                              beats_per_bar=gen.card.beats_per_bar)]
                     written.append(seed)
-                    bar.write(str(path), file=sys.stdout)
+                    for path in paths:
+                        bar.write(str(path), file=sys.stdout)
                     sys.stdout.flush()
                     bar.update(1)
                 if stop.requested:

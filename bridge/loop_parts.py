@@ -75,10 +75,13 @@ def make_loops(gen, seeds=None, tempo_bpm: float = 120.0, bars: int = 1, rate: i
     return out
 
 
-def write_loop_files(folder: LoopFolder, retimed: Retimed, pattern: Pattern, seed: int, *,
-                     beats_per_bar: int = 4, tag: str | None = None, stems: bool = False,
+def write_loop_files(folder: LoopFolder, retimed: Retimed, pattern: Pattern | None, seed: int,
+                     *, beats_per_bar: int = 4, tag: str | None = None, stems: bool = False,
                      midi: bool = False) -> LoopFiles:
-    """Write the loop through `folder`, then (as asked) its stems and MIDI file next to it."""
+    """Write the loop through `folder`, then (as asked) its stems and MIDI file next to it.
+    `pattern` names the stems and makes the MIDI file; only needed with stems or midi."""
+    if (stems or midi) and pattern is None:
+        raise ValueError("stems and MIDI files need the loop's pattern")
     r = retimed
     loop = folder.write(r.loop, r.rate, r.tempo_bpm, r.bars, seed, beats_per_bar=beats_per_bar,
                         tag=tag)

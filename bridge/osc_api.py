@@ -10,8 +10,8 @@ import logging
 from typing import Callable
 
 from .osc_packet import Unreadable, read_packet
-from .requests import (Generate, Mode, Morph, Origin, Ping, Play, Request, Slot, Status, Stop,
-                       Tempo, Truncation, Variation)
+from .requests import (Generate, Midi, Mode, Morph, Origin, Ping, Play, Request, Slot, Status,
+                       Stems, Stop, Tempo, Truncation, Variation)
 
 log = logging.getLogger("beatgan.bridge")
 
@@ -23,6 +23,8 @@ ROUTES: dict[str, type[Request]] = {
     "/tempo/raw": Tempo,              # Reaper's tempo feedback, f bpm      (no reply)
     "/beatgan/mode": Mode,            # s beats|repitch|stretch             -> /beatgan/mode
     "/beatgan/truncation": Truncation,  # f psi 0.05..2 (0 = model default)  -> /beatgan/truncation
+    "/beatgan/stems": Stems,          # i 0|1: one WAV per voice (drum machine) -> /beatgan/stems
+    "/beatgan/midi": Midi,            # i 0|1: the pattern as a .mid (drum machine) -> /beatgan/midi
     "/beatgan/play": Play,            #                                     -> /beatgan/playing 1
     "/beatgan/stop": Stop,            #                                     -> /beatgan/playing 0
     "/beatgan/slot": Slot,            # i slot [i seed]                     -> /beatgan/slot

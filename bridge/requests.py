@@ -261,6 +261,28 @@ class Truncation(Request):
 
 
 @dataclass(frozen=True)
+class Stems(Request):
+    state: int                       # 1 = write one WAV per voice next to each loop, 0 = not
+
+    OSC_ARGS = (("state", "i"),)
+    OSC_REQUIRED = 1
+
+    def __post_init__(self):
+        self._set("state", as_int("state", self.state, 0, 1, " (1 = on, 0 = off)"))
+
+
+@dataclass(frozen=True)
+class Midi(Request):
+    state: int                       # 1 = write the loop's pattern as a .mid next to it, 0 = not
+
+    OSC_ARGS = (("state", "i"),)
+    OSC_REQUIRED = 1
+
+    def __post_init__(self):
+        self._set("state", as_int("state", self.state, 0, 1, " (1 = on, 0 = off)"))
+
+
+@dataclass(frozen=True)
 class Slot(Request):
     slot: int                        # 0..11
     seed: int | None = None          # None = the last seed this daemon generated

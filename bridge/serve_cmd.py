@@ -28,6 +28,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="folder for the loop WAVs (default: <your music folder>/BeatGAN)")
     p.add_argument("--no-folder", action="store_true", default=None,
                    help="do not write WAVs (audio output only)")
+    p.add_argument("--stems", action="store_true", default=None,
+                   help="also write one WAV per voice next to each loop; they sum to the loop "
+                        "(needs a drum-machine model)")
+    p.add_argument("--midi", action="store_true", default=None,
+                   help="also write each loop's pattern as a .mid next to it, General MIDI "
+                        "drums on channel 10 (needs a drum-machine model; MIDI input is "
+                        "--midi-in / --no-midi)")
     p.add_argument("--model", metavar="DIR", help="model folder (default: the shipped weights/)")
     p.add_argument("--device", help="auto (CUDA when present), cpu, cuda or cuda:N "
                                     "(default auto)")
@@ -56,6 +63,10 @@ def overrides(args: argparse.Namespace) -> dict:
         given["allow"] = list(args.allow)
     if args.link:
         given["link"] = True
+    if args.stems:
+        given["stems"] = True
+    if args.midi:
+        given["midi_file"] = True
     return given
 
 

@@ -52,6 +52,8 @@ class BridgeConfig:
     folder: bool = True              # write each loop as a WAV into `out`
     out: str = ""                    # output folder; "" = <your music folder>/BeatGAN
     rate: int = 44100                # WAV sample rate, Hz
+    stems: bool = False              # also one WAV per voice next to each loop (drum machine)
+    midi_file: bool = False          # also the loop's pattern as a .mid next to it (drum machine)
     audio: bool = True               # loop the latest bar on an audio device
     audio_device: str = ""           # device name (substring) or index; "" = default output
     # MIDI and tempo

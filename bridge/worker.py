@@ -14,8 +14,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .bar_parts import BarParts, bar_parts
+from .loop_parts import check_parts_request, done_extras, retimes, write_loop_files
+from .pattern import Pattern
 from .render import render
 from .requests import DONE, Generate, Morph, Origin, Variation
+from .retime import retime
 from .tempo import TempoReading
 
 log = logging.getLogger("beatgan.bridge")
@@ -39,6 +43,8 @@ class Job:
     mode: str
     origin: Origin
     truncation: float | None = None  # psi, resolved at arrival like the mode; None = model's
+    stems: bool = False              # one WAV per voice next to the loop (drum machine)
+    midi: bool = False               # the loop's pattern as a .mid next to it (drum machine)
 
     def tag(self) -> str | None:
         r = self.request
@@ -125,17 +131,25 @@ class Worker:
     def run_batch(self, batch: list[Job]) -> None:
         """Generate every plain request of the batch in one device call, then finish the jobs in
         arrival order. A failure fails only the jobs it concerns."""
-        bars: dict[int, np.ndarray] = {}
+        bars: dict[int, np.ndarray | BarParts] = {}
         plain = [j for j in batch if isinstance(j.request, Generate)]
         batch_error = None
-        if plain:
-            try:
-                out = self.gen.generate([j.seed for j in plain],  # (n, channels, bar_samples)
-                                        [self._psi(j) for j in plain])
-                bars = {id(j): b for j, b in zip(plain, out)}
-            except Exception as e:  # noqa: BLE001 - reported on each job below, never lost
-                log.exception("generation failed")
-                batch_error = f"generation failed ({type(e).__name__}: {e})"
+        # A drum machine in beats mode hands over its parts (the pattern is re-timed); every
+        # other model and mode, the flat bar.
+        parts = [j for j in plain if retimes(self.gen, j.mode)]
+        flat = [j for j in plain if not retimes(self.gen, j.mode)]
+        try:
+            if flat:
+                out = self.gen.generate([j.seed for j in flat],  # (n, channels, bar_samples)
+                                        [self._psi(j) for j in flat])
+                bars.update({id(j): b for j, b in zip(flat, out)})
+            if parts:
+                made = bar_parts(self.gen, [j.seed for j in parts],
+                                 truncation=[self._psi(j) for j in parts])
+                bars.update({id(j): p for j, p in zip(parts, made)})
+        except Exception as e:  # noqa: BLE001 - reported on each job below, never lost
+            log.exception("generation failed")
+            batch_error = f"generation failed ({type(e).__name__}: {e})"
         for job in batch:
             if isinstance(job.request, Generate) and batch_error:
                 self._fail(job, batch_error)
@@ -150,25 +164,43 @@ class Worker:
                 log.exception("request failed: %s", job.request.describe())
                 self._fail(job, f"internal error ({type(e).__name__}: {e})")
 
-    def _finish(self, job: Job, bar: np.ndarray | None) -> None:
+    def _finish(self, job: Job, bar: np.ndarray | BarParts | None) -> None:
         r = job.request
+        check_parts_request(self.gen, job.mode, job.stems, job.midi)   # ValueError: one line
+        pattern = retimes(self.gen, job.mode)
         if isinstance(r, Variation):
-            bar = self.gen.variation(job.seed, r.amount, r.variant, self._psi(job))
+            bar = (bar_parts(self.gen, variation=(job.seed, r.amount, r.variant),
+                             truncation=self._psi(job))[0] if pattern else
+                   self.gen.variation(job.seed, r.amount, r.variant, self._psi(job)))
         elif isinstance(r, Morph):
-            bar = self.gen.morph(job.seed, job.seed_b, r.t, self._psi(job))
+            bar = (bar_parts(self.gen, morph=(job.seed, job.seed_b, r.t),
+                             truncation=self._psi(job))[0] if pattern else
+                   self.gen.morph(job.seed, job.seed_b, r.t, self._psi(job)))
         assert bar is not None, "plain generate requests are made in run_batch"
         bpm = job.tempo.tempo_bpm
-        audio = render(bar, self.card, bpm, bars=r.bars, rate=self.rate, mode=job.mode,
-                       headroom_db=self.headroom_db)
-        path = ""
-        if self.folder is not None:
-            path = str(self.folder.write(audio, self.rate, bpm, r.bars, job.seed,
-                                         beats_per_bar=self.card.beats_per_bar, tag=job.tag()))
+        path, files = "", None
+        if isinstance(bar, BarParts):
+            retimed = retime(bar, bpm, r.bars, self.rate, self.headroom_db)
+            audio = retimed.loop
+            if self.folder is not None:
+                files = write_loop_files(
+                    self.folder, retimed, Pattern.from_parts(bar) if job.stems or job.midi
+                    else None, job.seed, beats_per_bar=self.card.beats_per_bar, tag=job.tag(),
+                    stems=job.stems, midi=job.midi)
+                path = str(files.loop)
+        else:
+            audio = render(bar, self.card, bpm, bars=r.bars, rate=self.rate, mode=job.mode,
+                           headroom_db=self.headroom_db)
+            if self.folder is not None:
+                path = str(self.folder.write(audio, self.rate, bpm, r.bars, job.seed,
+                                             beats_per_bar=self.card.beats_per_bar,
+                                             tag=job.tag()))
         latency_ms = (time.perf_counter() - job.origin.received_s) * 1000.0
         self.done += 1
         self.busy -= 1  # before the reply, so a status sent after it sees the job gone
         self.on_done(job.seed)
-        job.origin.reply(DONE, path, job.seed, float(bpm), r.bars, float(latency_ms))
+        job.origin.reply(DONE, path, job.seed, float(bpm), r.bars, float(latency_ms),
+                         *done_extras(files, job.stems, job.midi))
         log.info("%s %s seed=%d bpm=%g(%s) bars=%d mode=%s -> %s %.1f ms", job.origin.who,
                  type(r).__name__.lower(), job.seed, bpm, job.tempo.source, r.bars, job.mode,
                  path or "(no folder)", latency_ms)
@@ -181,10 +213,13 @@ class Worker:
     def _psi(self, job: Job) -> float:
         return self.gen.truncation if job.truncation is None else job.truncation
 
-    def _to_audio(self, job: Job, bar: np.ndarray, audio: np.ndarray) -> None:
+    def _to_audio(self, job: Job, bar: np.ndarray | BarParts, audio: np.ndarray) -> None:
         # After the reply: a second render for a device at another rate must not delay it.
         r = job.request
-        if self.audio.rate != self.rate:
+        if self.audio.rate != self.rate and isinstance(bar, BarParts):
+            audio = retime(bar, job.tempo.tempo_bpm, r.bars, self.audio.rate,
+                           self.headroom_db).loop
+        elif self.audio.rate != self.rate:
             audio = render(bar, self.card, job.tempo.tempo_bpm, bars=r.bars, rate=self.audio.rate,
                            mode=job.mode, headroom_db=self.headroom_db)
         self.audio.show(audio, beats=r.bars * self.card.beats_per_bar)

@@ -12,8 +12,8 @@ from pythonosc.osc_message import OscMessage
 from serve_support import osc_bytes
 
 from beatgan.bridge.osc_api import ROUTES, OscApi
-from beatgan.bridge.requests import (Generate, Mode, Morph, Ping, Play, Slot, Status, Stop, Tempo,
-                                     Truncation, Variation)
+from beatgan.bridge.requests import (Generate, Midi, Mode, Morph, Ping, Play, Slot, Status, Stems,
+                                     Stop, Tempo, Truncation, Variation)
 
 
 msg = osc_bytes  # values, or (type_tag, value) pairs to force a tag (e.g. ("d", 1.0))
@@ -82,6 +82,10 @@ def one_error(data: bytes) -> tuple[str, str]:
     (msg("/beatgan/ping"), Ping()),
     (msg("/beatgan/ping", 77), Ping(77)),
     (msg("/beatgan/status"), Status()),
+    (msg("/beatgan/stems", 1), Stems(1)),
+    (msg("/beatgan/stems", 0.0), Stems(0)),          # Pd
+    (msg("/beatgan/midi", 1.0), Midi(1)),
+    (msg("/beatgan/midi", 0), Midi(0)),
 ])
 def test_every_address_parses(data, expected):
     assert one_request(data) == expected
@@ -99,10 +103,14 @@ def test_tempo_zero_clears():
 def test_every_route_is_covered_above():
     assert set(ROUTES) == {"/beatgan/generate", "/beatgan/variation", "/beatgan/morph",
                            "/beatgan/tempo", "/tempo/raw", "/beatgan/mode", "/beatgan/truncation", "/beatgan/play",
-                           "/beatgan/stop", "/beatgan/slot", "/beatgan/ping", "/beatgan/status"}
+                           "/beatgan/stop", "/beatgan/slot", "/beatgan/ping", "/beatgan/status",
+                           "/beatgan/stems", "/beatgan/midi"}
 
 
 @pytest.mark.parametrize("data, words", [
+    (msg("/beatgan/stems"), ["missing", "state"]),
+    (msg("/beatgan/stems", 2), ["state", "0..1"]),
+    (msg("/beatgan/midi", "on"), ["state", "int", "str"]),
     (msg("/beatgan/generate", "12"), ["seed", "int", "str"]),
     (msg("/beatgan/generate", 1.5), ["seed", "whole"]),
     (msg("/beatgan/generate", 2**31), ["seed", "2147483647"]),
