@@ -645,3 +645,37 @@ def test_device_round_trip_with_the_real_daemon(tiny_model, tmp_path):
         assert placed["clips"] == [{"track": 0, "slot": 0, "file": path}]
         assert placed["live_errors"] == []
         assert len({r[1][0] for r in replies}) == 3, "every loop is a new file (Live references it)"
+
+
+def test_device_drops_a_drum_machines_midi_and_stems_from_the_real_daemon(tmp_path_factory,
+                                                                           tmp_path):
+    """A drum-machine daemon asked by the device's own messages (stems and MIDI on): the reply
+    goes back into the device, which drops the .mid as a MIDI clip and the stems as tracks."""
+    import mido
+    from _daw_daemon import running_daemon
+    from dm_support import trained_drum_machine
+
+    model = trained_drum_machine(tmp_path_factory)
+    with running_daemon(model, tmp_path / "BeatGAN", tmp_path) as daemon:
+        sent = device([["stems", 1], ["midi", 1], ["tempo", 97.3], ["random", 0], ["seed", 7],
+                       ["bars_index", 1], ["generate"]])["osc"]
+        for msg in sent:
+            daemon.send(*msg)
+        _, args = daemon.receive("/beatgan/done")
+    path, seed, bpm, bars, latency, midi, *stems = args
+    assert (seed, bars) == (7, 2) and midi.endswith(".mid") and len(stems) >= 2
+    out = device([["ready"], ["random", 0], ["generate"], ["osc", "/beatgan/done", *args],
+                  ["drop_midi"], ["drop_stems"]], live=audio_set([False, False]))
+    assert out["live_errors"] == [] and out["violations"] == []
+    (clip,) = out["midi_clips"]
+    assert clip["length"] == 8.0                                    # 2 bars of 4 beats
+    now, want = 0, []
+    for m in mido.MidiFile(midi).tracks[0]:
+        now += m.time
+        if m.type == "note_on" and m.velocity > 0:
+            want.append((now / 480, m.note, m.velocity))
+    got = sorted((n["start_time"], n["pitch"], n["velocity"]) for n in clip["notes"])
+    assert got == sorted(want)
+    names = [t["name"] for t in out["tracks"]]                     # stems right of the device,
+    assert names[len(stems)] == "floor" and names[-1] == "BeatGAN MIDI"   # then the MIDI track
+    assert [c["file"] for c in out["clips"]][1:] == stems          # one stem per new track

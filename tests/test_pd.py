@@ -123,3 +123,41 @@ def test_pd_round_trip_with_the_real_daemon(tiny_model, tmp_path):
     info = soundfile.info(str(wav))
     assert abs(info.duration - 4 * 60 / 120) < 0.01, "one bar at 120 bpm"
     assert not any("error" in l.lower() and not l.startswith("beatgan-error:") for l in seen), seen
+
+
+def test_pd_shows_the_parts_of_a_drum_machine_loop(tmp_path_factory, tmp_path):
+    from _daw_daemon import free_udp_port, running_daemon
+    from dm_support import trained_drum_machine
+
+    model = trained_drum_machine(tmp_path_factory)
+    pd_port = free_udp_port()
+    with running_daemon(model, tmp_path / "BeatGAN", tmp_path, reply_port=pd_port) as daemon:
+        harness = tmp_path / "harness.pd"
+        harness.write_text(f"#N canvas 0 50 450 300 12;\n"
+                           f"#X obj 10 10 beatgan {daemon.osc_port} {pd_port};\n")
+        proc = subprocess.Popen(
+            [pd(), "-nogui", "-nosound", "-nomidi", "-path", str(PATCH.parent), "-open",
+             str(harness), "-send", "beatgan stems 1; beatgan midi 1; beatgan generate 3 120 1"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        lines: "queue.Queue[str]" = queue.Queue()
+        seen: list[str] = []
+        threading.Thread(target=lambda: [lines.put(l) for l in proc.stdout], daemon=True).start()
+        try:
+            deadline = time.monotonic() + 60
+            while not any(l.startswith("beatgan-parts:") for l in seen):
+                try:
+                    seen.append(lines.get(timeout=max(0.0, deadline - time.monotonic())).rstrip())
+                except queue.Empty:
+                    raise AssertionError("no parts in 60 s:\n" + "\n".join(seen)) from None
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+    assert "beatgan-other: stems 1" in seen and "beatgan-other: midi 1" in seen, seen
+    parts = next(l for l in seen if l.startswith("beatgan-parts:")).split()[1:]
+    parts = parts[1:] if parts[0] == "list" else parts     # Pd prints a list starting with a symbol
+    assert parts[0].endswith(".mid") and Path(parts[0]).exists()
+    assert len(parts) > 2 and all("_stem" in p and Path(p).exists() for p in parts[1:])

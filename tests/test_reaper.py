@@ -40,7 +40,8 @@ def test_lua_compiles(script):
 
 def test_the_scripts_are_there():
     assert {p.name for p in SCRIPTS} == {"beatgan_lib.lua", "beatgan_insert_newest.lua",
-                                         "beatgan_generate_insert.lua", "beatgan_settings.lua"}
+                                         "beatgan_generate_insert.lua", "beatgan_settings.lua",
+                                         "beatgan_insert_parts.lua"}
 
 
 # Action names REAPER's Default.ReaperOSC defines that this config may use, and the pattern types.
@@ -320,3 +321,53 @@ def test_python_and_lua_agree_on_the_note_path(tmp_path, monkeypatch):
     r = run_script(tmp_path, "beatgan_insert_newest.lua", selected=[1], os="Linux-x86_64",
                    env={"XDG_DATA_HOME": str(tmp_path / "xdg")})
     assert r["items"]["1"] == [{"file": str(folder / loop_name()), "position": 0}]
+
+
+# --------------------------------------------------------------------------------------------
+# beatgan_insert_parts.lua: the newest loop's .mid on a new track, its stems as a folder
+
+def parts_folder(tmp_path):
+    """Two loops with their parts (voices numbered 0, 1, 10 and the floor); returns the folder
+    and the newer loop's name without .wav."""
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for stamp, seed in (("20250101-115959-999", 1), ("20250101-120000-123", 2)):
+        base = loop_name(stamp, seed)[:-4]
+        for suffix in (".wav", ".mid", "_stem1-hat.wav", "_stem0-kick.wav", "_stem-floor.wav",
+                       "_stem10-tom-low.wav"):
+            (folder / (base + suffix)).write_bytes(b"RIFF")
+    return folder, loop_name("20250101-120000-123", 2)[:-4]
+
+
+def test_insert_parts_puts_the_midi_on_a_new_track_and_the_stems_in_a_folder(tmp_path):
+    folder, base = parts_folder(tmp_path)
+    r = run_script(tmp_path, "beatgan_insert_parts.lua", ext={"folder": folder}, tracks=2,
+                   selected=[1], cursor=3.0)
+    assert r["messages"] == [], r
+    assert [t["name"] for t in r["tracks"]] == ["", "BeatGAN MIDI", "BeatGAN stems", "kick",
+                                                "hat", "tom-low", "floor", ""]
+    assert [t["folder_depth"] for t in r["tracks"]] == [0, 0, 1, 0, 0, 0, -1, 0]
+    at = {"position": 3.0}
+    assert r["items"] == {
+        "1": [], "2": [{"file": f"{folder}/{base}.mid", **at}], "3": [],
+        "4": [{"file": f"{folder}/{base}_stem0-kick.wav", **at}],
+        "5": [{"file": f"{folder}/{base}_stem1-hat.wav", **at}],
+        "6": [{"file": f"{folder}/{base}_stem10-tom-low.wav", **at}],
+        "7": [{"file": f"{folder}/{base}_stem-floor.wav", **at}], "8": []}
+    assert r["undo"][0] == "begin"
+    assert r["undo"][-1] == f"BeatGAN: insert the pattern and stems of {base}.wav"
+    assert r["ui_refresh"] == 0
+
+
+def test_insert_parts_without_a_selected_track_adds_at_the_end(tmp_path):
+    folder, base = parts_folder(tmp_path)
+    r = run_script(tmp_path, "beatgan_insert_parts.lua", ext={"folder": folder}, tracks=1,
+                   selected=[])
+    assert [t["name"] for t in r["tracks"]][:3] == ["", "BeatGAN MIDI", "BeatGAN stems"]
+
+
+def test_insert_parts_explains_a_loop_without_parts(tmp_path, loops):
+    r = run_script(tmp_path, "beatgan_insert_parts.lua", ext={"folder": loops}, selected=[1])
+    assert len(r["tracks"]) == 2 and r["items"] == {"1": [], "2": []}
+    assert "has no MIDI file or stems" in r["messages"][0]
+    assert "--stems --midi" in r["messages"][0]

@@ -27,7 +27,7 @@ for k, v in pairs(scenario.ext or {}) do state.ext[k] = v end
 local ntracks = scenario.tracks or 2
 local tracks = {}
 for i = 1, ntracks do
-  tracks[i] = {index = i, selected = false}
+  tracks[i] = {index = i, selected = false, name = "", folder_depth = 0}
   state.items[i] = {}
 end
 for _, i in ipairs(scenario.selected or {}) do tracks[i].selected = true end
@@ -121,6 +121,29 @@ reaper = {
     end
   end,
   GetCursorPosition = function() return cursor end,
+  CountTracks = function(proj) return #tracks end,
+  GetTrack = function(proj, i) return tracks[i + 1] end,
+  InsertTrackAtIndex = function(i, defaults)
+    assert(i >= 0 and i <= #tracks, "InsertTrackAtIndex out of range: " .. tostring(i))
+    table.insert(tracks, i + 1, {selected = false, name = "", folder_depth = 0})
+    table.insert(state.items, i + 1, {})
+    for k, t in ipairs(tracks) do t.index = k end
+    if last_touched > i then last_touched = last_touched + 1 end
+  end,
+  GetSetMediaTrackInfo_String = function(track, key, value, set)
+    assert(key == "P_NAME", "unexpected track string " .. key)
+    if set then track.name = value end
+    return true, track.name
+  end,
+  SetMediaTrackInfo_Value = function(track, key, value)
+    assert(key == "I_FOLDERDEPTH", "unexpected track value " .. key)
+    track.folder_depth = value
+    return true
+  end,
+  GetMediaTrackInfo_Value = function(track, key)
+    assert(key == "IP_TRACKNUMBER", "unexpected track value " .. key)
+    return track.index
+  end,
   SetEditCurPos = function(t, moveview, seekplay) cursor = t end,
   InsertMedia = function(file, mode)
     assert(mode == 0, "the scripts add to the current track (mode 0), got " .. tostring(mode))
@@ -211,9 +234,13 @@ local function encode(v)
   error("cannot encode " .. t)
 end
 
--- items as {track = {{file, position}, ...}} keyed by track number
+-- items as {track = {{file, position}, ...}} keyed by track number; tracks as they are now
+state.tracks = {}
+for i, t in ipairs(tracks) do
+  state.tracks[i] = {name = t.name, folder_depth = t.folder_depth}
+end
 local items = {}
-for i = 1, ntracks do
+for i = 1, #tracks do
   local list = {}
   for _, it in ipairs(state.items[i]) do list[#list + 1] = {file = it.file, position = it.position} end
   items[tostring(i)] = list
