@@ -159,8 +159,8 @@ def retime(parts, tempo_bpm: float, bars: int = 1, rate: int = 44100,
     scale = float(parts.gain)                                            # the model's level
     if normalize:
         # The loudest sample of the loop, of any stem (|pan| * its voice's peak) or of the floor.
-        stem_peak = float((np.abs(pan) * np.abs(mono).max(axis=1)[None, :]).max()) if k else 0.0
-        peak = max(float(np.abs(loop).max()), stem_peak, float(np.abs(floor).max()))
+        stem_peak = float((np.abs(pan) * _peak(mono, axis=1)[None, :]).max()) if k else 0.0
+        peak = max(float(_peak(loop)), stem_peak, float(_peak(floor)))
         if peak > 0.0:
             scale = 10.0 ** (-headroom_db / 20.0) / peak
     a = np.float32(scale)
@@ -168,6 +168,11 @@ def retime(parts, tempo_bpm: float, bars: int = 1, rate: int = 44100,
     loop *= a
     floor *= a
     return Retimed(mono, pan, loop, floor, rate, tempo, bars, scale, starts)
+
+
+def _peak(x: np.ndarray, axis=None):
+    """max |x| without an |x| copy (two reductions instead of a full-size temporary)."""
+    return np.maximum(x.max(axis=axis), -x.min(axis=axis))
 
 
 def _fold(buf: np.ndarray, n: int) -> np.ndarray:
