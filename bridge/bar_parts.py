@@ -140,7 +140,8 @@ def tone_part(net, p):
     f0, f1 = p["tone_start_hz"][..., None], p["tone_end_hz"][..., None]
     freq = f1 + (f0 - f1) * torch.exp(-t / p["tone_glide_s"][..., None])
     phase = 2 * math.pi * torch.cumsum(freq, dim=-1) / sr
-    tone = p["tone_gain"][..., None] * torch.sin(phase) * torch.exp(-t / p["tone_decay_s"][..., None])
+    decay = torch.exp(-t / p["tone_decay_s"][..., None])
+    tone = p["tone_gain"][..., None] * torch.sin(phase) * decay
     return OUT_GAIN * tone * net.fade
 
 

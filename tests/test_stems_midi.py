@@ -24,7 +24,7 @@ from beatgan.bridge.loop_parts import FLOOR_NAME, make_loops, write_loop_files
 from beatgan.bridge.loopfolder import LoopFolder
 from beatgan.bridge.midi_file import CHANNEL, PPQ, note_events, pattern_midi, velocity_127
 from beatgan.bridge.pattern import THRESHOLD, Pattern
-from beatgan.bridge.retime import retime, step_positions
+from beatgan.bridge.retime import retime
 from beatgan.bridge.voice_map import gm_note, measure
 from beatgan.bridge.wavfile import read_chunk_ids
 from beatgan.generator.engine import BeatGenerator
@@ -251,8 +251,8 @@ def test_a_trained_models_hits_land_on_the_grid_by_cross_correlation(trained_dm)
             spec = np.fft.rfft(stem) * np.conj(np.fft.rfft(hit, len(stem)))
             lag = int(np.argmax(np.fft.irfft(spec, len(stem))))
             exact = (s + float(parts.offset_steps[s])) * step_out
-            off = (lag - exact) % len(stem)                         # a hit pulled before the
-            assert min(off, len(stem) - off) <= 1.0, (tempo, rate, k, s, lag, exact)  # downbeat wraps
+            off = (lag - exact) % len(stem)       # a hit pulled before the downbeat wraps
+            assert min(off, len(stem) - off) <= 1.0, (tempo, rate, k, s, lag, exact)
             # The voice keeps its length and pitch: the placed hit is the hit, sample for sample
             # (the stem wraps round the loop end like the hit's tail does).
             placed = np.roll(stem, -lag)[:len(hit)] / parts.pan_gains[0, k]

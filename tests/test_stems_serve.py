@@ -22,7 +22,8 @@ from beatgan.generator.engine import BeatGenerator
 from dm_support import trained_drum_machine
 from serve_support import DaemonProcess
 
-WAVEGAN_REFUSAL = "stems and MIDI need a drum-machine model; the loaded model is a WaveGAN (arch bar)"
+WAVEGAN_REFUSAL = ("stems and MIDI need a drum-machine model; the loaded model is a WaveGAN "
+                   "(arch bar)")
 
 
 @pytest.fixture(scope="module")
