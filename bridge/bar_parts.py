@@ -98,22 +98,22 @@ def bar_parts(gen, seeds=None, *, variation=None, morph=None, truncation=None,
     the CLI and the daemon use) do not need it."""
     import torch
 
+    from beatgan.generator.drum_machine import latent_seeds
+
     require_drum_machine(gen)
     if u is None:
         u = latents(gen, seeds, variation=variation, morph=morph, truncation=truncation)
     net, card = gen.net, gen.card
     n = len(u)
     with torch.inference_mode():
-        # One latent at a time: the drum machine draws a bar's band noise from a hash of its
-        # latent's bytes, and a batched matrix product can round the last bit differently from
-        # a single one, which would make a seed's bar depend on its batch.
+        # The band noise is seeded from the uniform latent, as the model's forward pass does.
         ut = torch.from_numpy(np.asarray(u, np.float32)).to(gen.device)
-        z = torch.cat([net.gaussian_latent(ut[i:i + 1]) for i in range(n)])
-        p = net.parameters_for(z)
+        z, seeds = net.gaussian_latent(ut), latent_seeds(ut)
+        p = net.parameters_for(z, seeds)
         h = net.hits(p)                                                 # (B, K, L)
         tone = tone_part(net, p)                                        # (B, K, L)
         pan = net._pan_gains(p["pan"])                                  # (B, C, K)
-        gain = net.parts(z)["gain"] if exact_level else torch.ones(n)
+        gain = net.parts(z, seeds)["gain"] if exact_level else torch.ones(n)
     step = card.bar_samples / net.cfg.steps
 
     def arr(t):

@@ -17,8 +17,9 @@ Placement happens in the frequency domain: a voice's bar is its hit's spectrum t
 spectrum of its pulse train, sum_s v[k, s] exp(-2 pi i f (t_s + tau_s) / T). That is a circular
 convolution (the wrap-around for free) with offsets tau_s that stay differentiable (swing).
 
-Deterministic given z: the band noise a bar's hits are cut from is drawn from a seed made of z's
-bytes, and the latent prior is a buffer saved with the weights.
+Deterministic given the latent: the band noise a bar's hits are cut from is drawn from a seed made
+of the U(-1, 1) latent's bytes (`forward`; the Gaussian latent's bytes where a caller decodes one
+directly), and the latent prior is a buffer saved with the weights.
 The forward pass takes z ~ U(-1, 1)^latent like every BeatGAN model (so seeds, truncation,
 variation and morph work unchanged) and maps it to the Gaussian the decoder was trained on.
 """
@@ -82,7 +83,11 @@ def band_masks(bands: int, length: int, sample_rate: int) -> torch.Tensor:
 
 def latent_seeds(z: torch.Tensor) -> list[int]:
     """One 63-bit seed per latent, from its float32 bytes: the noise a bar's hits are cut from
-    is a function of its latent, so a seed (or an encoded loop) gives the same bar everywhere."""
+    is a function of its latent, so a seed (or an encoded loop) gives the same bar everywhere.
+
+    Hash what the caller holds (the U(-1, 1) latent), never a product computed from it: a
+    batched matrix product can round the last bit differently from a single one, and a hash
+    turns one bit into a different bar."""
     import hashlib
     rows = z.detach().to("cpu", torch.float32).contiguous().numpy()
     return [int.from_bytes(hashlib.blake2b(r.tobytes(), digest_size=8).digest(), "little") >> 1
@@ -173,24 +178,26 @@ class DrumMachine(nn.Module):
         return self.uniform_latent(mu)
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.gaussian_latent(u))
+        return self.decode(self.gaussian_latent(u), latent_seeds(u))
 
     # ---- parts ------------------------------------------------------------------------------
-    def band_noise(self, z: torch.Tensor) -> torch.Tensor:
-        """(B, NB, L) unit-RMS band-limited noise, one draw per latent (seeded by it).
+    def band_noise(self, z: torch.Tensor, seeds: list[int] | None = None) -> torch.Tensor:
+        """(B, NB, L) unit-RMS band-limited noise, one draw per latent (seeded by `seeds`,
+        default a hash of z).
 
         A new draw per bar, not one table for every bar: a fixed table's spectrum has the same
         random peaks in every hit of every bar, and they stand ~7 dB out of the set's average
         spectrum (real loops, cut from many samples, average theirs out)."""
         n = self.cfg.oneshot_samples
         white = torch.stack([torch.randn(n, generator=torch.Generator().manual_seed(s))
-                             for s in latent_seeds(z)]).to(self.band_masks.device)      # (B, L)
+                             for s in (latent_seeds(z) if seeds is None else seeds)]
+                            ).to(self.band_masks.device)                                  # (B, L)
         bands = torch.fft.irfft(torch.fft.rfft(white)[:, None] * self.band_masks, n=n)  # (B, NB, L)
         return bands / bands.pow(2).mean(dim=-1, keepdim=True).sqrt().clamp_min(1e-8)
 
-    def parameters_for(self, z: torch.Tensor) -> dict[str, torch.Tensor]:
+    def parameters_for(self, z: torch.Tensor, seeds: list[int] | None = None) -> dict[str, torch.Tensor]:
         """Every synthesis parameter, in its unit: the pattern a MIDI file or a stem needs, and
-        the bar's band noise."""
+        the bar's band noise (drawn from `seeds`; see band_noise)."""
         cfg = self.cfg
         b, k, s, nb = z.shape[0], cfg.voices, cfg.steps, cfg.bands
         h = self.trunk(z)
@@ -209,7 +216,7 @@ class DrumMachine(nn.Module):
             "velocity": torch.sigmoid(self.velocity_head(h)).view(b, k, s),           # (B, K, S)
             "offset_samples": MAX_SWING * step * torch.tanh(self.timing_head(h)),     # (B, S)
             "floor": 10 ** (_span(self.floor_head(h)[:, 0], *FLOOR_DB) / 20),         # (B,)
-            "noise": self.band_noise(z),                                              # (B, NB, L)
+            "noise": self.band_noise(z, seeds),                                              # (B, NB, L)
         }
 
     def hits(self, p: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -263,33 +270,36 @@ class DrumMachine(nn.Module):
         """(B, 1, 1) gain that takes each bar to out_rms."""
         return self.out_rms / bar.pow(2).mean(dim=(1, 2), keepdim=True).sqrt().clamp_min(1e-8)
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Gaussian latent (B, latent) -> (B, channels, bar_samples), at out_rms."""
-        p = self.parameters_for(z)
+    def decode(self, z: torch.Tensor, seeds: list[int] | None = None) -> torch.Tensor:
+        """Gaussian latent (B, latent) -> (B, channels, bar_samples), at out_rms. `seeds` pick
+        the band noise (default: a hash of z; `forward` passes a hash of the uniform latent)."""
+        p = self.parameters_for(z, seeds)
         spec = self._voice_spectra(p)                                        # (B, K, F)
         mix = torch.einsum("bck,bkf->bcf", self._pan_gains(p["pan"]).to(spec.dtype), spec)
         bar = torch.fft.irfft(mix, n=self.cfg.bar_samples) + self._floor(p)
         return bar * self.level_gain(bar)
 
     @torch.no_grad()
-    def parts(self, z: torch.Tensor) -> dict[str, torch.Tensor]:
+    def parts(self, z: torch.Tensor, seeds: list[int] | None = None) -> dict[str, torch.Tensor]:
         """What a renderer needs to rebuild the bar at any tempo and rate, for a Gaussian latent:
         hits (B, K, L) at the model rate and velocity 1, velocity (B, K, S), offset_samples
         (B, S) at the model rate, pan_gains (B, C, K), floor (B, C, T) and gain (B,): the level
         the model's bar was scaled by. At the model tempo, gain * (sum over voices and steps of
         pan * velocity * hit placed at step * T / S + offset, wrapped) + gain * floor = decode(z).
         Also every synthesis parameter (parameters_for), for describing the voices."""
-        p = self.parameters_for(z)
-        voices, floor = self.stems(z)
+        p = self.parameters_for(z, seeds)
+        voices, floor = self.stems(z, seeds)
         raw_floor = self._floor(p)
         gain = (floor.flatten(1).norm(dim=1) / raw_floor.flatten(1).norm(dim=1).clamp_min(1e-12))
         return {**p, "hits": self.hits(p), "pan_gains": self._pan_gains(p["pan"]),
                 "floor": raw_floor, "gain": gain}
 
     @torch.no_grad()
-    def stems(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(voices (B, K, C, T), floor (B, C, T)) for a Gaussian latent: they sum to `decode(z)`."""
-        p = self.parameters_for(z)
+    def stems(self, z: torch.Tensor, seeds: list[int] | None = None
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(voices (B, K, C, T), floor (B, C, T)) for a Gaussian latent: they sum to
+        `decode(z, seeds)`."""
+        p = self.parameters_for(z, seeds)
         voices = torch.fft.irfft(self._voice_spectra(p), n=self.cfg.bar_samples)  # (B, K, T)
         voices = self._pan_gains(p["pan"]).permute(0, 2, 1)[..., None] * voices[:, :, None]
         floor = self._floor(p)
