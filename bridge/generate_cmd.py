@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import sys
 from pathlib import Path
+
+import numpy as np
 
 from .requests import MAX_BARS
 
@@ -41,6 +44,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--midi", action="store_true",
                    help="also write each loop's pattern as a .mid next to it, General MIDI drums "
                         "on channel 10 (needs a drum-machine model)")
+    p.add_argument("--like", type=Path, default=None, metavar="LOOP",
+                   help="start from your own loop (WAV/FLAC/AIFF, its first bar): the first file "
+                        "is the model's rebuild of it, the rest (-n) variations of it; with "
+                        "--stems/--midi, your loop's parts (needs a drum-machine model)")
+    p.add_argument("--like-bpm", type=float, default=None, metavar="BPM",
+                   help="the tempo of the --like loop when neither its name (..._124bpm.wav) "
+                        "nor an acid chunk says it")
+    p.add_argument("--variation", type=float, default=0.3, metavar="AMOUNT",
+                   help="how far --like variations stray: 0 = the loop, 1 = unrelated "
+                        "(default 0.3)")
     p.add_argument("-y", "--yes", action="store_true",
                    help=f"do not ask before a large job (over {CONFIRM_LOOPS} loops or "
                         f"{CONFIRM_BYTES // 10**9} GB)")
@@ -127,19 +140,47 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:  # a WaveGAN, or a mode that does not re-time the pattern
         raise UserError(str(e)) from e
     bpm = args.bpm if args.bpm is not None else gen.card.tempo_bpm
-    seeds = seed_range(args.seed, args.count, gen.random_seed)
+    like = None
+    if args.like is not None:
+        seeds, like = like_request(gen, args)
+    else:
+        seeds = seed_range(args.seed, args.count, gen.random_seed)
     subtype = "FLOAT" if args.float else "PCM_24"
     card = gen.card
     if 40.0 <= bpm <= 300.0:  # an out-of-range tempo is refused by render with its own message
         files = 1 + (card.config.voices + 1 if args.stems else 0)   # the loop, its stems
         confirm_size(len(seeds), files * loop_bytes(args.rate, card.channels, subtype, args.bars,
                                                     card.beats_per_bar, bpm), args.out, args.yes)
-    return write_loops(gen, seeds, bpm, args, subtype)
+    return write_loops(gen, seeds, bpm, args, subtype, like=like)
 
 
-def write_loops(gen, seeds: list[int], bpm: float, args: argparse.Namespace, subtype: str) -> int:
+def like_request(gen, args: argparse.Namespace) -> tuple[list[int], tuple[np.ndarray, str]]:
+    """--like: (variant numbers, (latents, file tag)). Variant 0 is the loop rebuilt; the file
+    names carry `like-<loop name>` and the variant where other loops carry their seed."""
+    from beatgan.bridge.cli import UserError
+    from beatgan.generator.latent import like_latents
+
+    from .read_loop import read_first_bar
+
+    if args.seed is not None:
+        raise UserError("--like and --seed: a --like loop is named by its variation number, "
+                        "not a seed; leave --seed off")
+    try:
+        bar = read_first_bar(args.like, gen.card, args.like_bpm)
+        u = gen.encode(bar[None])[0]
+        latents = like_latents(u, args.count, args.variation)
+    except ValueError as e:
+        hint = " (or pass --like-bpm)" if "no tempo" in str(e) else ""
+        raise UserError(f"--like: {e}{hint}") from e
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", args.like.stem).strip("-_")[:27] or "loop"
+    return list(range(args.count)), (latents, f"like-{stem}")
+
+
+def write_loops(gen, seeds: list[int], bpm: float, args: argparse.Namespace, subtype: str,
+                like: tuple[np.ndarray, str] | None = None) -> int:
     """Print each path as soon as its file is complete (a pipe or a DAW sees it at once); on
-    Ctrl-C or SIGTERM finish the file in progress, then say what was written."""
+    Ctrl-C or SIGTERM finish the file in progress, then say what was written. `like`: (latents,
+    tag) to write instead of the seeds' bars (seeds then number the latents)."""
     from tqdm import tqdm
 
     from .bar_parts import bar_parts
@@ -154,6 +195,7 @@ def write_loops(gen, seeds: list[int], bpm: float, args: argparse.Namespace, sub
     stems, midi = getattr(args, "stems", False), getattr(args, "midi", False)
     # A drum machine in beats mode: its pattern re-timed (with stems and MIDI when asked).
     pattern = retimes(gen, args.mode)
+    tag = like[1] if like is not None else None
     batch = 64
     written: list[int] = []
     with StopSignals() as stop, tqdm(total=len(seeds), unit="loop",
@@ -161,7 +203,11 @@ def write_loops(gen, seeds: list[int], bpm: float, args: argparse.Namespace, sub
         try:
             for i in range(0, len(seeds), batch):
                 chunk = seeds[i:i + batch]
-                made = bar_parts(gen, chunk) if pattern else gen.generate(chunk)
+                if like is not None:  # an encoded loop's latents, exactly (no truncation)
+                    u = like[0][i:i + batch]
+                    made = bar_parts(gen, u=u) if pattern else gen.generate_latents(u, truncation=1.0)
+                else:
+                    made = bar_parts(gen, chunk) if pattern else gen.generate(chunk)
                 for seed, audio in zip(chunk, made):
                     if stop.requested:
                         break
@@ -169,13 +215,14 @@ def write_loops(gen, seeds: list[int], bpm: float, args: argparse.Namespace, sub
                         r = retime(audio, bpm, args.bars, args.rate)
                         files = write_loop_files(
                             folder, r, Pattern.from_parts(audio) if stems or midi else None,
-                            seed, beats_per_bar=gen.card.beats_per_bar, stems=stems, midi=midi)
+                            seed, beats_per_bar=gen.card.beats_per_bar, stems=stems, midi=midi,
+                            tag=tag)
                         paths = [files.loop, *files.stems, *([files.midi] if files.midi else [])]
                     else:
                         out = render(audio, gen.card, bpm, bars=args.bars, rate=args.rate,
                                      mode=args.mode)
                         paths = [folder.write(out, args.rate, bpm, args.bars, seed,
-                                              beats_per_bar=gen.card.beats_per_bar)]
+                                              beats_per_bar=gen.card.beats_per_bar, tag=tag)]
                     written.append(seed)
                     for path in paths:
                         bar.write(str(path), file=sys.stdout)

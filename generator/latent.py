@@ -74,3 +74,18 @@ def variation_latent(seed: int, amount: float, variant: int = 0, dim: int = 100)
     rng = np.random.Generator(np.random.PCG64([check_seed(seed), 0x7A71, int(variant)]))
     other = rng.uniform(-1.0, 1.0, dim).astype(np.float32)
     return slerp(seed_latent(seed, dim), other, amount)
+
+
+def like_latents(u0: np.ndarray, count: int, amount: float, first_variant: int = 1) -> np.ndarray:
+    """(count, dim): an encoded loop's own latent, then `count - 1` variations of it at `amount`
+    (0 = the loop itself, 1 = unrelated), each in its own direction, named by its variant number
+    (first_variant, first_variant + 1, ...) so a variation can be asked for again."""
+    amount = float(amount)
+    if not 0.0 <= amount <= 1.0:
+        raise ValueError(f"variation amount must be in [0, 1], got {amount}")
+    u0 = np.asarray(u0, np.float32)
+    out = [u0]
+    for v in range(first_variant, first_variant + count - 1):
+        rng = np.random.Generator(np.random.PCG64([0x11CE, check_seed(v)]))
+        out.append(slerp(u0, rng.uniform(-1.0, 1.0, len(u0)).astype(np.float32), amount))
+    return np.stack(out)

@@ -165,6 +165,10 @@ def test_vae_training_reduces_reconstruction_loss_and_resumes(kit_dataset, tmp_p
     first, last = hist[0], hist[-1]
     assert last["step"] == 60
     assert last["val_rec"] < 0.9 * first["val_rec"], (first["val_rec"], last["val_rec"])
+    # The judge scored every checkpoint and picked the best.
+    assert all(h["judge_frechet"] > 0 and h["score"] == pytest.approx(1 / (1 + h["judge_frechet"])) for h in hist)
+    best = torch.load(run / "checkpoints" / "best.pt", weights_only=False)["best"]
+    assert best["score"] == max(h["score"] for h in hist)
     assert json.loads((state / "state.json").read_text())["step"] == 60
     assert (state / "state.pt").stat().st_size < 15 * 2**20
     # A second session (a fresh clone: only the committed state folder) continues the run.

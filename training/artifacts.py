@@ -95,9 +95,25 @@ def loss_curve_png(loss_path: Path, out: Path, smooth: int = 50) -> Path:
 
 
 def eval_curve_png(history: list[dict], out: Path) -> Path:
+    """The judge's figures per checkpoint where the run had a judge; else grid and dynamics."""
     plt = _plt()
     fig, ax1 = plt.subplots(figsize=(7, 3.5))
     mins = [h["wall_minutes"] for h in history]
+    if all("judge_frechet" in h for h in history):
+        ax1.plot(mins, [h["judge_frechet"] for h in history], "o-", label="judge Fréchet distance")
+        real = history[-1].get("judge_real_frechet")
+        if real:
+            ax1.axhline(3 * real, ls="--", c="C0", lw=0.8, label="target: 3x real held-out")
+        ax1.set_yscale("log")
+        ax1.set_xlabel("training minutes")
+        ax1.set_ylabel("Fréchet distance (lower is better)")
+        ax2 = ax1.twinx()
+        for key, style, c in (("judge_precision", "s-", "C1"), ("judge_recall", "^-", "C2")):
+            ax2.plot(mins, [h.get(key) or 0.0 for h in history], style, c=c, label=key[6:])
+        ax2.set_ylim(0, 1)
+        ax2.set_ylabel("precision, recall")
+        fig.legend(loc="upper right")
+        return _save(plt, fig, out)
     ax1.plot(mins, [h["grid"] for h in history], "o-", label="onset grid")
     ax1.axhline(0.45, ls="--", c="C0", lw=0.8)
     ax1.set_xlabel("training minutes")

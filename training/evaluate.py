@@ -395,41 +395,21 @@ def all_sets(figures: dict) -> dict:
 
 
 def read_wav_folder(folder: Path, card, default_bpm: float | None = None) -> np.ndarray:
-    """The first bar of every WAV/FLAC/AIFF in `folder` (sorted by name), fitted to the model bar:
-    its tempo from the file name (`..._124bpm.wav`), an acid chunk, or `default_bpm`; resampled so
-    the bar fills card.bar_samples at card.sample_rate; mono duplicated, extra channels dropped."""
-    import soundfile as sf
-    import soxr
+    """The first bar of every WAV/FLAC/AIFF in `folder` (sorted by name), fitted to the model bar
+    (bridge/read_loop.py: tempo from the name, an acid chunk or `default_bpm`)."""
+    from beatgan.bridge.read_loop import read_first_bar
 
-    from beatgan.generator.musical_time import exact_frames
-
-    from .prepare import find_audio_files, find_tempo
+    from .prepare import find_audio_files
 
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"--compare: {folder} is not a folder of WAVs")
-    files = find_audio_files(folder)
     out, skipped = [], []
-    for path in files:
-        tempo, _ = find_tempo(path)
-        tempo = tempo or default_bpm
-        if tempo is None:
-            skipped.append(f"{path.name} (no tempo: name it ..._124bpm.wav or pass --compare-bpm)")
-            continue
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
-        bar_in = exact_frames(card.beats_per_bar, tempo, sr)
-        if data.shape[0] < int(bar_in) - 1:
-            skipped.append(f"{path.name} (shorter than one bar at {tempo:g} bpm)")
-            continue
-        x = data[:int(np.ceil(bar_in))]
-        if x.shape[1] == 1:
-            x = np.repeat(x, 2, axis=1)
-        x = x[:, :card.channels] if card.channels <= x.shape[1] else np.repeat(x[:, :1], card.channels, 1)
-        y = soxr.resample(np.ascontiguousarray(x), sr, sr * card.bar_samples / bar_in, quality="VHQ")
-        y = y[:card.bar_samples]
-        if len(y) < card.bar_samples:
-            y = np.pad(y, ((0, card.bar_samples - len(y)), (0, 0)))
-        out.append(np.ascontiguousarray(y.T, np.float32))
+    for path in find_audio_files(folder):
+        try:
+            out.append(read_first_bar(path, card, default_bpm))
+        except ValueError as e:
+            skipped.append(str(e).replace("give the tempo", "pass --compare-bpm"))
     if skipped:
         log.warning("--compare %s: skipped %d file(s): %s", folder, len(skipped), "; ".join(skipped[:5]))
     if len(out) < 2:

@@ -319,6 +319,38 @@ class RunJudge:
         return out
 
 
+    def score_into(self, figs: dict, bars: np.ndarray) -> dict:
+        """A checkpoint's evaluation with the judge's figures added (as judge_*) and its score
+        replaced by the judge's: the best checkpoint is the one the judge rates closest to real."""
+        out = self.figures(bars)
+        for k in ("frechet", "precision", "recall", "artefact_db", "artefact_hz",
+                  "self_nearest_median", "meets_targets"):
+            if out.get(k) is not None:
+                figs[f"judge_{k}"] = round(float(out[k]), 4) if k != "meets_targets" else bool(out[k])
+        if self.real is not None:
+            figs["judge_real_frechet"] = round(float(self.real["frechet"]), 2)
+            figs["judge_failed_targets"] = list(out.get("failed_targets", []))
+        figs["score"] = float(out["score"])
+        return figs
+
+
+def run_judge_for(audio: np.ndarray, source: np.ndarray, train_idx: np.ndarray,
+                  held_idx: np.ndarray, sample_rate: int, tempo_bpm: float,
+                  bar_samples: int | None = None, n: int = 256, seed: int = 0) -> RunJudge | None:
+    """The judge a `beatgan train` run picks its best checkpoint with: the reference is one
+    training bar per source loop and the real row one held-out bar per source loop, as
+    `beatgan evaluate` picks them (noisy copies of one bar would be each other's neighbours).
+    None where the dataset is too small to measure anything (a toy set)."""
+    from .evaluate import one_per_source
+    rng = np.random.default_rng(seed)
+    ref = one_per_source(np.asarray(train_idx), source, n, rng)
+    if len(ref) <= K_NEIGHBOURS:
+        return None
+    held = one_per_source(np.asarray(held_idx), source, n, rng) if len(held_idx) else held_idx
+    return RunJudge(audio[ref][..., :bar_samples], sample_rate, tempo_bpm,
+                    audio[held][..., :bar_samples] if len(held) > K_NEIGHBOURS else None)
+
+
 def _as_float(x: np.ndarray) -> np.ndarray:
     if x.dtype == np.int16:
         return x.astype(np.float32) * np.float32(1.0 / 32768.0)

@@ -100,7 +100,13 @@ def run(args: argparse.Namespace) -> int:
                       checkpoint_steps=args.checkpoint_steps, sample_every=args.sample_every,
                       seed=args.seed, device=device, threads=args.threads,
                       progress=not args.no_progress)
-    trainer = run_training(cfg, ds.audio[train_idx], meta, opts, resume=resume, init_from=init_from)
+    judge = None
+    if int(os.environ.get("RANK", "0")) == 0:
+        from .judge import run_judge_for
+        judge = run_judge_for(ds.audio, ds.source, train_idx, held_idx, ds.sample_rate,
+                              float(ds.meta["tempo_bpm"]), bar_samples=int(ds.meta["bar_samples"]))
+    trainer = run_training(cfg, ds.audio[train_idx], meta, opts, resume=resume,
+                           init_from=init_from, judge=judge)
     if distributed:
         # Equal fingerprints on every rank show the hand-made gradient averaging kept them in sync.
         print(f"rank {trainer.rank}/{trainer.world}: step {trainer.step}, generator sha256 "

@@ -107,6 +107,7 @@ class Trainer:
         self.init_from: dict | None = None  # the trained generator this run fine-tunes, if any
         self.sessions: list[dict] = []  # one entry per `beatgan train` call that ran this run
         self.best: dict | None = None
+        self.judge = None  # a judge.RunJudge (run_training sets it): what picks the best checkpoint
         self.real_rms_db = float(summarise(data[:256], self.gcfg.sample_rate,
                                            self.gcfg.tempo_bpm)["rms_db"])
         self._g_fwd, self._d_fwd = self.G, self.D
@@ -282,6 +283,8 @@ class Trainer:
         bars = self.sample_bars()
         figs = summarise(bars, self.gcfg.sample_rate, self.gcfg.tempo_bpm)
         figs["score"] = quality_score(figs, self.real_rms_db)
+        if self.judge is not None:
+            self.judge.score_into(figs, bars)
         figs.update(step=self.step, wall_minutes=round(self.wall_seconds / 60, 2))
         return figs
 
@@ -355,11 +358,13 @@ def load_checkpoint(path: Path) -> dict:
 
 def run_training(cfg: TrainConfig, data: np.ndarray, meta: dict, opts: RunOptions,
                  resume: Path | None = None, log=print,
-                 init_from: tuple[dict, dict, dict] | None = None) -> Trainer:
+                 init_from: tuple[dict, dict, dict] | None = None, judge=None) -> Trainer:
     """Train until the step or time budget is spent or SIGTERM/SIGINT arrives; checkpoint on the
     way and at the end. Returns the trainer (its best evaluation in trainer.best).
     `init_from`: (generator state dict, its model config, a description of where it came from) to
-    fine-tune instead of starting at random."""
+    fine-tune instead of starting at random. `judge`: a judge.RunJudge that scores each
+    checkpoint (the best is the one it rates closest to real bars); None keeps the trainer's own
+    figure (a toy dataset)."""
     if opts.threads:
         torch.set_num_threads(opts.threads)
     run_dir = Path(opts.run_dir)
@@ -369,6 +374,7 @@ def run_training(cfg: TrainConfig, data: np.ndarray, meta: dict, opts: RunOption
         trainer = VAETrainer(cfg, data, meta, opts)
     else:
         trainer = Trainer(cfg, data, meta, opts)
+    trainer.judge = judge if trainer.rank == 0 else None
     if init_from is not None and not resume:
         trainer.init_generator(*init_from)  # before anything is written: a mismatch leaves no run
         log(f"generator initialised from {init_from[2].get('path')}")
@@ -455,15 +461,19 @@ def _checkpoint(trainer: Trainer, ckpt_dir: Path, art, log) -> None:
     else:
         figs = trainer.evaluate()
         trainer.history.append(figs)
-    if trainer.best is None or figs["score"] > trainer.best["score"]:
+    # A best from before the judge scored this run (a resumed run) is on another scale.
+    rescored = trainer.best is not None and ("judge_frechet" in figs) != ("judge_frechet" in trainer.best)
+    if trainer.best is None or rescored or figs["score"] > trainer.best["score"]:
         trainer.best = figs
         state = trainer.state_dict()
         atomic_save(state, ckpt_dir / "best.pt")
     atomic_save(trainer.state_dict(), ckpt_dir / "last.pt")
     art.evaluation(trainer.history)
-    log(f"step {trainer.step}: grid {figs['grid']:.3f} dynamics {figs['dynamics_db']:.1f} dB "
-        f"rms {figs['rms_db']:.1f} dB score {figs['score']:.3f} "
-        f"(best {trainer.best['score']:.3f} at step {trainer.best['step']})")
+    judged = (f"judge FD {figs['judge_frechet']:.0f} precision {figs.get('judge_precision', 0):.2f} "
+              f"recall {figs.get('judge_recall', 0):.2f} " if "judge_frechet" in figs else "")
+    log(f"step {trainer.step}: {judged}grid {figs['grid']:.3f} dynamics {figs['dynamics_db']:.1f} dB "
+        f"rms {figs['rms_db']:.1f} dB score {figs['score']:.4g} "
+        f"(best {trainer.best['score']:.4g} at step {trainer.best['step']})")
 
 
 def _progress(opts: RunOptions, trainer: Trainer):

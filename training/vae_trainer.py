@@ -46,6 +46,7 @@ class VAETrainer:
         rms = self.data[:4096].pow(2).mean(dim=(1, 2)).sqrt()
         self.G.out_rms.fill_(float(rms.median()))
         self.G_ema = None
+        self.judge = None  # a judge.RunJudge (run_training sets it): what picks the best checkpoint
         self.opt = torch.optim.Adam(self.G.parameters(), cfg.lr_g, betas=cfg.betas)
         self.data_rng = torch.Generator().manual_seed(opts.seed * 1000)
         pick = np.random.default_rng(opts.seed)
@@ -139,7 +140,9 @@ class VAETrainer:
         figs = summarise(bars, self.gcfg.sample_rate, self.gcfg.tempo_bpm)
         figs.update({k: round(v, 4) for k, v in prior.items()})
         figs.update({f"val_{k}": round(float(v), 4) for k, v in val.items()})
-        figs["score"] = -float(val["rec"])  # the best checkpoint rebuilds held bars best
+        figs["score"] = -float(val["rec"])  # without a judge: the one that rebuilds bars best
+        if self.judge is not None:
+            self.judge.score_into(figs, bars)
         figs.update(step=self.step, wall_minutes=round(self.wall_seconds / 60, 2))
         return figs
 
