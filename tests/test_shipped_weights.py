@@ -9,7 +9,6 @@ import torch
 
 from beatgan.generator.engine import DEFAULT_MODEL_DIR, BeatGenerator
 from beatgan.generator.weights import sha256_file
-from beatgan.generator.wavegan import Generator
 from beatgan.training.judge import JUDGE_DIR
 from beatgan.training.metrics import dynamics_db, onset_grid_score
 
@@ -46,10 +45,10 @@ def test_card_is_honest_about_training_and_evaluation():
     assert f"**meets_targets: {str(ev['meets_targets']).lower()}.**" in readme
 
 
-def test_shipped_model_fails_the_judge_and_the_card_says_so():
+def test_shipped_model_reproduces_its_judge_figures_and_verdict():
     """Re-measured on the card's seeds against the reference embeddings its evaluation saved: the
-    shipped model's judge figures come back, and it does not meet the targets (it makes gated
-    noise with stride lines, near copies of each other: see weights/README.md)."""
+    shipped model's judge figures come back, and the card's verdict is what the targets say of
+    them (see weights/README.md for the figures in words)."""
     from beatgan.training.evaluate import frechet_from_stats, within_set_nearest
     from beatgan.training.judge import (Judge, Reference, artefact_prominence, precision_recall,
                                         to_judge_bars)
@@ -71,35 +70,42 @@ def test_shipped_model_fails_the_judge_and_the_card_says_so():
     db, hz = artefact_prominence(jb, judge.sample_rate)
     assert db == pytest.approx(g["artefact_db"], abs=0.2) and hz == pytest.approx(g["artefact_hz"], abs=5)
     assert float(np.median(within_set_nearest(bars))) == pytest.approx(g["self_nearest_median"], abs=0.01)
-    # The honest result, as re-measured: far from the real bars, and the card says it fails.
+    # The verdict follows from the re-measured figures and the judge card's targets.
     real = ev["sets"]["real_heldout"]
-    assert fd > 3 * real["frechet"] and p < 0.6
-    assert ev["meets_targets"] is False
-    assert {"frechet", "precision"} <= set(ev["failed_targets"])
+    t = judge.targets
+    failed = {k for k, ok in {
+        "frechet": fd <= t["frechet_max_x_real"] * real["frechet"],
+        "precision": p >= t["precision_min"],
+        "recall": r >= t["recall_min"],
+        "artefact_db": db <= real["artefact_db"] + t["artefact_db_max_over_real"],
+    }.items() if not ok}
+    assert failed <= set(ev["failed_targets"])
+    assert set(ev["failed_targets"]) & {"frechet", "precision", "recall", "artefact_db"} == failed
 
 
-def test_shipped_model_reproduces_its_figures_and_beats_the_untrained_network():
-    gen = BeatGenerator.load(None, device="cpu")  # the default: weights/, checksums verified
-    ev = gen.card.evaluation["sets"]
-    first = gen.card.evaluation.get("first_seed", 0)  # the seeds `beatgan ship` evaluated
-    seeds = list(range(first, first + gen.card.evaluation["n_bars"]))
-    bars = gen.generate(seeds)
-    sr, bpm = gen.card.sample_rate, gen.card.tempo_bpm
-    grid = float(onset_grid_score(bars, sr, bpm).mean())
-    dyn = float(dynamics_db(bars).mean())
-    # fp16 weights, same seeds: the card's figures come back (to float noise)
-    assert abs(grid - ev["generated"]["grid"]) < 0.01
-    assert abs(dyn - ev["generated"]["dynamics_db"]) < 0.5
+def test_shipped_model_beats_the_untrained_network_on_the_judge():
+    """The untrained network of the same config (seed 0, as `beatgan evaluate` makes it) is far
+    from real bars; the shipped model is much nearer: training did the work, not the family."""
+    from beatgan.generator.networks import build_generator
+    from beatgan.training.judge import Judge, Reference, to_judge_bars
+    from beatgan.training.evaluate import frechet_from_stats
+    gen = BeatGenerator.load(None, device="cpu")
+    ev = gen.card.evaluation
+    seeds = list(range(ev["first_seed"], ev["first_seed"] + 32))
+    torch.manual_seed(0)
+    untrained = BeatGenerator(gen.card, build_generator(gen.card.config).eval(), "cpu",
+                              torch.float32, None, gen.truncation)
+    judge = Judge.load()
+    ref = Reference(np.load(DEFAULT_MODEL_DIR / "evaluation" / "judge_embeddings.npz")["reference"]
+                    .astype(np.float64))
 
-    torch.manual_seed(0)  # the untrained network `beatgan evaluate` compares against
-    untrained = BeatGenerator(gen.card, Generator(gen.card.config).eval(), "cpu", torch.float32)
-    u = untrained.generate(seeds)
-    u_grid = float(onset_grid_score(u, sr, bpm).mean())
-    u_dyn = float(dynamics_db(u).mean())
-    # A threshold the trained model passes and the untrained network fails.
-    grid_bar = ev["generated"]["grid"] - 0.01
-    assert grid >= grid_bar > u_grid
-    assert dyn >= 20.0 > u_dyn
+    def fd(g):
+        emb = judge.embed(to_judge_bars(g.generate(seeds), gen.card.sample_rate, gen.card.tempo_bpm))
+        return frechet_from_stats(emb.mean(0), np.cov(emb, rowvar=False), ref.mu, ref.sigma)
+
+    trained, raw = fd(gen), fd(untrained)
+    assert trained < 0.75 * raw, (trained, raw)
+    bars = gen.generate(seeds[:4])
     assert np.isfinite(bars).all() and np.abs(bars).max() <= 1.0
 
 
