@@ -10,7 +10,6 @@ truncation), so the parts of seed 42 are the parts of the bar `generate([42])` r
 """
 from __future__ import annotations
 
-import math
 import weakref
 from dataclasses import dataclass
 
@@ -110,8 +109,7 @@ def bar_parts(gen, seeds=None, *, variation=None, morph=None, truncation=None,
         ut = torch.from_numpy(np.asarray(u, np.float32)).to(gen.device)
         z, seeds = net.gaussian_latent(ut), latent_seeds(ut)
         p = net.parameters_for(z, seeds)
-        h = net.hits(p)                                                 # (B, K, L)
-        tone = tone_part(net, p)                                        # (B, K, L)
+        h, tone = net.hit_parts(p)                                      # (B, K, L) each
         pan = net._pan_gains(p["pan"])                                  # (B, C, K)
         gain = net.parts(z, seeds)["gain"] if exact_level else torch.ones(n)
     step = card.bar_samples / net.cfg.steps
@@ -130,19 +128,11 @@ def bar_parts(gen, seeds=None, *, variation=None, morph=None, truncation=None,
 
 def tone_part(net, p):
     """(B, K, L): the tonal part of each hit, i.e. net.hits(p) with every noise band silent
-    (tests/test_stems_midi.py checks that it is), without the bands' cost. Hits are linear in
-    the two parts, so hits - tone is exactly the noise part."""
-    import torch
-
+    (tests/test_stems_midi.py checks that it is), without the bands' cost. bar_parts takes it
+    from net.hit_parts, with the hits, for the price of the hits alone."""
     from beatgan.generator.drum_machine import OUT_GAIN
 
-    t, sr = net.time_s, net.cfg.sample_rate
-    f0, f1 = p["tone_start_hz"][..., None], p["tone_end_hz"][..., None]
-    freq = f1 + (f0 - f1) * torch.exp(-t / p["tone_glide_s"][..., None])
-    phase = 2 * math.pi * torch.cumsum(freq, dim=-1) / sr
-    decay = torch.exp(-t / p["tone_decay_s"][..., None])
-    tone = p["tone_gain"][..., None] * torch.sin(phase) * decay
-    return OUT_GAIN * tone * net.fade
+    return OUT_GAIN * net._tone(p) * net.fade
 
 
 _NOISE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
