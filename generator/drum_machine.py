@@ -215,7 +215,7 @@ class DrumMachine(nn.Module):
         independent complex Gaussian bins (real DC and Nyquist bins of twice the power), so
         drawing those directly is the same noise in distribution without the forward FFT, and
         each band's RMS comes from its spectrum (Parseval) instead of a pass over its samples."""
-        n, nb = self.cfg.oneshot_samples, self.band_masks.shape[0]
+        n = self.cfg.oneshot_samples
         white = torch.stack([white_spectrum(n, s) for s in
                              (latent_seeds(z) if seeds is None else seeds)]
                             ).to(self.band_masks.device)                                  # (B, F)
