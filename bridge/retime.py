@@ -139,20 +139,20 @@ def retime(parts, tempo_bpm: float, bars: int = 1, rate: int = 44100,
     # The filter's lead-in sits `pre` samples before the hit: rounding pre with the position
     # would move the hit; it is whole for 44.1/48 kHz from 14.7 kHz (see _pad_for).
     lead = int(round(pre))
-    # Buffer index a is output sample a mod n: one loop of margin in front when a hit's lead-in
-    # starts before sample 0; tails past the end are folded back onto the start.
-    margin = n if lead > int(starts.min()) else 0
-    buf = np.zeros((k, max(n, margin + int(starts.max()) - lead + m + 1)), np.float32)
+    at = ((starts - lead) % n).tolist()                                  # (bars, S) loop sample
+    mono = np.zeros((k, n), np.float32)                                  # (K, n)
+    scaled = np.empty(m, np.float32)
     vel = parts.velocity.astype(np.float32)                              # (K, S)
-    at = (margin + starts - lead).tolist()                               # (bars, S) buffer index
     for v in range(k):
         length = int(lengths[v])
-        h, row = hits[v, :length], buf[v]
+        if not length:
+            continue
+        h, row, w_h = hits[v, :length], mono[v], scaled[:length]
         for s_, w in enumerate(vel[v].tolist()):
-            if w != 0.0 and length:
+            if w != 0.0:
+                np.multiply(h, w, out=w_h)          # once per step, for every bar
                 for j in range(bars):
-                    row[at[j][s_]:at[j][s_] + length] += w * h
-    mono = _fold(buf, n)                                                 # (K, n): tails wrapped
+                    _add_wrapped(row, w_h, at[j][s_])
     pan = np.ascontiguousarray(parts.pan_gains, np.float32)              # (C, K)
     floor = np.float32(parts.floor_level) * _tiled_noise(parts.floor_noise, sr, rate, n)  # (C, n)
     loop = _mix(pan, mono) + floor                                       # at the raw level
@@ -175,13 +175,15 @@ def _peak(x: np.ndarray, axis=None):
     return np.maximum(x.max(axis=axis), -x.min(axis=axis))
 
 
-def _fold(buf: np.ndarray, n: int) -> np.ndarray:
-    """(K, total) -> (K, n): buffer index a is output sample a mod n."""
-    out = buf[:, :n]                      # a view: the first block is summed into in place
-    for at in range(n, buf.shape[1], n):
-        block = buf[:, at:at + n]
-        out[:, :block.shape[1]] += block
-    return out
+def _add_wrapped(row: np.ndarray, x: np.ndarray, at: int) -> None:
+    """row[(at + i) % n] += x[i], in place, in slices: a hit's lead-in before sample 0 and its
+    tail past the loop end land at the other end, with no wider buffer to fold back."""
+    n = row.shape[0]
+    while x.shape[0]:
+        piece = min(x.shape[0], n - at)
+        part = row[at:at + piece]
+        np.add(part, x[:piece], out=part)
+        x, at = x[piece:], 0
 
 
 def _mix(pan: np.ndarray, mono: np.ndarray) -> np.ndarray:
