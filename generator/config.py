@@ -10,6 +10,7 @@ from .musical_time import frames
 
 LATENT_DIM = 100  # the paper's z ~ U(-1, 1)^100
 ARCHS = ("wavegan", "bar", "drum-machine")
+VOICE_MODELS = ("parametric", "waveform")  # drum-machine hits (voice_model)
 
 
 class StrictDict:
@@ -66,6 +67,9 @@ class GeneratorConfig(StrictDict):
     bands: int = 32                  # noise bands per voice, log-spaced 40 Hz .. Nyquist (a band
                                      # narrow enough below 200 Hz makes a kick's body)
     oneshot_samples: int = 8192      # length of one voice's hit, samples (0.56 s at 14.7 kHz)
+    voice_model: str = "parametric"  # how a hit is made: "parametric" (noise bands + a gliding
+                                     # tone, drum_machine.py) or "waveform" (a learned one-shot
+                                     # waveform per voice, waveform_voices.py)
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -76,6 +80,12 @@ class GeneratorConfig(StrictDict):
             raise ValueError("channels and model_size must be >= 1")
         if self.post_filter < 0:
             raise ValueError(f"post_filter must be >= 0 taps, got {self.post_filter}")
+        if self.voice_model not in VOICE_MODELS:
+            raise ValueError(f"voice_model must be one of {', '.join(VOICE_MODELS)}, got "
+                             f"{self.voice_model!r}")
+        if self.voice_model != "parametric" and self.arch != "drum-machine":
+            raise ValueError(f"voice_model {self.voice_model!r} is a drum-machine setting; arch "
+                             f"{self.arch!r} has no voices")
         if self.arch == "wavegan":
             strides = _paper_strides(self.slice_samples)
         elif self.arch == "drum-machine":

@@ -8,6 +8,9 @@ from .config import GeneratorConfig
 
 def build_generator(cfg: GeneratorConfig) -> nn.Module:
     """The generator network for `cfg`, randomly initialised (torch's RNG)."""
+    if cfg.arch == "drum-machine" and cfg.voice_model == "waveform":
+        from .waveform_voices import WaveformDrumMachine
+        return WaveformDrumMachine(cfg)
     if cfg.arch == "drum-machine":
         from .drum_machine import DrumMachine
         return DrumMachine(cfg)
