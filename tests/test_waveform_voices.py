@@ -1,7 +1,8 @@
 """The drum machine with learned one-shot waveforms for voices (generator/waveform_voices.py,
 issue 22): the config switch and its old cards, the decoder's upsampling, the parent's invariants
 (hits land on their steps, stems and parts rebuild the bar), bar_parts and the voice map, the
-weights format."""
+weights format, and a toy training through the real CLI that really trains and whose model
+`beatgan generate --stems --midi` renders."""
 from __future__ import annotations
 
 import json
@@ -11,6 +12,7 @@ import pytest
 import torch
 
 from beatgan.bridge.bar_parts import bar_parts, tone_part
+from beatgan.bridge.cli import main as cli_main
 from beatgan.bridge.pattern import Pattern
 from beatgan.generator import GeneratorConfig, named_config
 from beatgan.generator.drum_machine import DrumMachine
@@ -19,8 +21,11 @@ from beatgan.generator.networks import build_generator
 from beatgan.generator.waveform_voices import (CODE_DIM, HitDecoder, NearestUpConv,
                                                WaveformDrumMachine)
 from beatgan.generator.weights import ModelLoadError
+from beatgan.training.recipes import recipe
 
 from conftest import make_tiny_model
+from test_stems_serve import check_loop_files
+from train_support import make_kit_dataset
 
 
 def wave_cfg(**kw):
@@ -38,6 +43,8 @@ def test_the_switch_builds_the_waveform_voices_and_parametric_stays_the_default(
     assert named_config("drum-machine").voice_model == "parametric"
     assert type(build_generator(named_config("drum-machine", model_size=1))) is DrumMachine
     assert type(build_generator(wave_cfg())) is WaveformDrumMachine
+    assert recipe("dm-vae-wave") == recipe("dm-vae-mel", voice_model="waveform")
+    assert recipe("dm-vae-mel").voice_model == "parametric"
 
 
 def test_config_checks_the_voice_model_and_old_cards_load():
@@ -189,3 +196,48 @@ def test_a_parametric_weights_folder_is_not_loaded_as_waveform_voices(tmp_path):
     card_path.write_text(json.dumps(card))
     with pytest.raises(ModelLoadError, match="voice_head.weight has shape"):
         BeatGenerator.load(folder, device="cpu")
+
+
+# ---- training through the real CLI --------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def kit_dataset(tmp_path_factory):
+    return make_kit_dataset(tmp_path_factory.mktemp("wavekit"), loops=8, slice_samples=28224)
+
+
+def test_toy_training_reduces_reconstruction_loss_and_generates_stems_and_midi(kit_dataset,
+                                                                                tmp_path):
+    run, model = tmp_path / "run", tmp_path / "model"
+    assert cli_main(["train", str(kit_dataset), "--recipe", "dm-vae-wave", "--model-size", "1",
+                     "--batch-size", "4", "--steps", "40", "--threads", "1",
+                     "--checkpoint-steps", "5", "--sample-every", "1000", "--no-progress",
+                     "--run-dir", str(run), "--export", str(model)]) == 0
+    ckpt = torch.load(run / "checkpoints" / "last.pt", weights_only=False)
+    assert ckpt["model_config"]["voice_model"] == "waveform"
+    assert ckpt["train_config"]["voice_model"] == "waveform"
+    first, last = ckpt["history"][0], ckpt["history"][-1]
+    assert last["step"] == 40
+    assert last["val_rec"] < 0.9 * first["val_rec"], (first["val_rec"], last["val_rec"])
+
+    gen = BeatGenerator.load(model, device="cpu")
+    assert type(gen.net) is WaveformDrumMachine
+    out = tmp_path / "loops"
+    assert cli_main(["generate", "--seed", "5", "--bpm", "97.3", "--model", str(model),
+                     "--out", str(out), "--stems", "--midi"]) == 0
+    (loop,) = [p for p in out.glob("*.wav") if "_stem" not in p.name]
+    stems = sorted(out.glob(loop.stem + "_stem*.wav"), key=lambda p: p.name)
+    stems = [p for p in stems if "floor" not in p.name] + [out / f"{loop.stem}_stem-floor.wav"]
+    check_loop_files(loop, loop.with_suffix(".mid"), stems, gen, 5, 97.3, 1, 44100)
+
+
+@pytest.mark.parametrize("recipe_name,value,message", [
+    ("cpu-bar", "waveform",
+     "voice_model 'waveform' is a drum-machine setting; arch 'bar' has no voices"),
+    ("dm-vae-mel", "sampled", "voice_model must be one of parametric, waveform, got 'sampled'")])
+def test_a_bad_voice_model_flag_is_one_line_and_writes_nothing(kit_dataset, tmp_path, capsys,
+                                                               recipe_name, value, message):
+    run = tmp_path / "run"
+    assert cli_main(["train", str(kit_dataset), "--recipe", recipe_name, "--voice-model", value,
+                     "--steps", "1", "--run-dir", str(run)]) != 0
+    assert capsys.readouterr().err.strip() == f"beatgan train: error: {message}"
+    assert not run.exists()

@@ -22,6 +22,8 @@ class TrainConfig(StrictDict):
     minibatch_std: bool = False       # minibatch-stddev feature in the waveform critic
     post_filter: int = 0              # taps of the generator's learned post-filter (0 = none)
     envelope: bool = False            # the generator's amplitude-envelope output (see wavegan.py)
+    voice_model: str = "parametric"   # drum machine's hits: "parametric" (noise bands + a tone)
+                                      # or "waveform" (learned one-shots, waveform_voices.py)
     loss: str = "wgan"                # "wgan" (+GP), "ns" (non-saturating, +R1), "hinge" (+R1)
     gp_lambda: float = 10.0           # WGAN-GP weight
     r1_gamma: float = 0.0             # R1 weight gamma (penalty = gamma/2 * E||grad||^2)
@@ -53,6 +55,9 @@ class TrainConfig(StrictDict):
 _CPU_BAR = TrainConfig(model="beatgan-bar", model_size=16, loss="ns", gp_lambda=0.0, r1_gamma=1.0,
                        n_critic=1, batch_size=16, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.99),
                        ema_decay=0.998)
+_DM_VAE_MEL = TrainConfig(method="vae", model="drum-machine", model_size=16, batch_size=16,
+                          lr_g=5e-4, lr_d=0.0, betas=(0.9, 0.999), lr_half_life=4000,
+                          kl_weight=0.003, kl_warmup_steps=1000, recon="mel")
 
 RECIPES: dict[str, TrainConfig] = {
     # Donahue et al. exactly: WGAN-GP, lambda 10, 5 critic steps, Adam 1e-4 (0.5, 0.9), batch 64.
@@ -88,9 +93,10 @@ RECIPES: dict[str, TrainConfig] = {
                           lr_g=5e-4, lr_d=0.0, betas=(0.9, 0.999), lr_half_life=4000,
                           kl_weight=0.003, kl_warmup_steps=1000),
     # The same on mel bands: the noise realisation of a hit no longer counts (spectral_loss.py).
-    "dm-vae-mel": TrainConfig(method="vae", model="drum-machine", model_size=16, batch_size=16,
-                              lr_g=5e-4, lr_d=0.0, betas=(0.9, 0.999), lr_half_life=4000,
-                              kl_weight=0.003, kl_warmup_steps=1000, recon="mel"),
+    "dm-vae-mel": _DM_VAE_MEL,
+    # dm-vae-mel with learned one-shot waveforms for voices (waveform_voices.py), to measure the
+    # two voice models against each other on the judge (issue 22).
+    "dm-vae-wave": replace(_DM_VAE_MEL, voice_model="waveform"),
 }
 
 

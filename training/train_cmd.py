@@ -13,7 +13,8 @@ OVERRIDES = (("model_size", int), ("batch_size", int), ("n_critic", int), ("r1_g
              ("lr_g", float), ("lr_d", float), ("ema_decay", float), ("lr_half_life", int),
              ("upsample", str), ("groove_weight", float), ("augment_p", float),
              ("critic_warmup_steps", int), ("post_filter", int), ("envelope", bool),
-             ("fake_noise", bool), ("kl_weight", float), ("kl_warmup_steps", int))
+             ("fake_noise", bool), ("kl_weight", float), ("kl_warmup_steps", int),
+             ("voice_model", str))
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -53,6 +53,7 @@ def model_config_for(cfg: TrainConfig, data_meta: dict):
     gcfg = named_config(cfg.model, model_size=cfg.model_size, upsample=cfg.upsample,
                         minibatch_std=cfg.minibatch_std, phase_shuffle=cfg.phase_shuffle,
                         post_filter=cfg.post_filter, envelope=cfg.envelope,
+                        voice_model=cfg.voice_model,
                         channels=int(data_meta.get("channels", 2)),
                         sample_rate=int(data_meta.get("sample_rate", 14700)),
                         tempo_bpm=float(data_meta.get("tempo_bpm", 125.0)))
