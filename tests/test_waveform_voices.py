@@ -45,6 +45,10 @@ def test_the_switch_builds_the_waveform_voices_and_parametric_stays_the_default(
     assert type(build_generator(wave_cfg())) is WaveformDrumMachine
     assert recipe("dm-vae-wave") == recipe("dm-vae-mel", voice_model="waveform")
     assert recipe("dm-vae-mel").voice_model == "parametric"
+    from beatgan.training.ship_cmd import _recipe_extras   # the release page names the voices
+    assert not any("waveform" in x for x in _recipe_extras(recipe("dm-vae-mel").to_dict()))
+    extras = _recipe_extras(recipe("dm-vae-wave").to_dict())
+    assert any("--voice-model waveform" in x for x in extras)
 
 
 def test_config_checks_the_voice_model_and_old_cards_load():

@@ -160,6 +160,9 @@ def _recipe_extras(tc: dict) -> list[str]:
         extras.append(f"critic-side augmentation p = {tc['augment_p']}")
     if tc.get("lr_half_life"):
         extras.append(f"learning-rate half-life {tc['lr_half_life']} steps")
+    if tc.get("voice_model") == "waveform":
+        extras.append("drum-machine voices as learned one-shot waveforms "
+                      "(`--voice-model waveform`)")
     return extras
 
 
