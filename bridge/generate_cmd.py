@@ -184,11 +184,9 @@ def write_loops(gen, seeds: list[int], bpm: float, args: argparse.Namespace, sub
     from tqdm import tqdm
 
     from .bar_parts import bar_parts
-    from .loop_parts import retimes, write_loop_files
+    from .loop_parts import retime_with_pattern, retimes, write_loop_files
     from .loopfolder import LoopFolder
-    from .pattern import Pattern
     from .render import render
-    from .retime import retime
     from .stop_signals import StopSignals
 
     folder = LoopFolder(args.out, subtype=subtype)
@@ -212,11 +210,11 @@ def write_loops(gen, seeds: list[int], bpm: float, args: argparse.Namespace, sub
                     if stop.requested:
                         break
                     if pattern:
-                        r = retime(audio, bpm, args.bars, args.rate)
+                        r, pat = retime_with_pattern(audio, bpm, args.bars, args.rate,
+                                                     pattern=stems or midi)
                         files = write_loop_files(
-                            folder, r, Pattern.from_parts(audio) if stems or midi else None,
-                            seed, beats_per_bar=gen.card.beats_per_bar, stems=stems, midi=midi,
-                            tag=tag)
+                            folder, r, pat, seed, beats_per_bar=gen.card.beats_per_bar,
+                            stems=stems, midi=midi, tag=tag)
                         paths = [files.loop, *files.stems, *([files.midi] if files.midi else [])]
                     else:
                         out = render(audio, gen.card, bpm, bars=args.bars, rate=args.rate,

@@ -15,22 +15,22 @@ MIDI file; `/beatgan/done` and `beatgan generate`'s output come after all of the
 """
 from __future__ import annotations
 
-import errno
-import os
-import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .bar_parts import bar_parts, is_drum_machine, require_drum_machine
-from .loopfolder import TEMP_PREFIX, TEMP_SUFFIX, LoopFolder, LoopFolderError
+from .loopfolder import LoopFolder, LoopFolderError
 from .midi_file import pattern_midi
 from .pattern import Pattern
 from .retime import Retimed, retime
 from .wavfile import encode_loop_wav
 
 FLOOR_NAME = "stem-floor"
-_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="beatgan-stems")
+# Encoding is CPU work (two cores), but each file's fsync waits on the disk: four threads keep
+# both cores busy while files wait (on this project's virtual disk a bar's 11 files took a few ms
+# less than with two threads, the same on tmpfs; six were no better).
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="beatgan-stems")
 
 
 @dataclass
@@ -71,67 +71,80 @@ def make_loops(gen, seeds=None, tempo_bpm: float = 120.0, bars: int = 1, rate: i
                headroom_db: float = 1.0, *, variation=None, morph=None,
                truncation=None) -> list[tuple[Retimed, Pattern]]:
     """Re-timed loops and their patterns for seeds (or one variation/morph, see bar_parts)."""
-    out = []
-    for parts in bar_parts(gen, seeds, variation=variation, morph=morph, truncation=truncation):
-        out.append((retime(parts, tempo_bpm, bars, rate, headroom_db), Pattern.from_parts(parts)))
-    return out
+    return [retime_with_pattern(parts, tempo_bpm, bars, rate, headroom_db)
+            for parts in bar_parts(gen, seeds, variation=variation, morph=morph,
+                                   truncation=truncation)]
+
+
+def retime_with_pattern(parts, tempo_bpm: float, bars: int = 1, rate: int = 44100,
+                        headroom_db: float = 1.0, *, pattern: bool = True
+                        ) -> tuple[Retimed, Pattern | None]:
+    """retime(parts, ...) and, when `pattern`, Pattern.from_parts(parts) (else None). The
+    pattern is measured on a pool thread while the loop is rendered here: both are NumPy,
+    which lets go of the GIL, so on two cores the pattern costs no time of its own."""
+    job = _POOL.submit(Pattern.from_parts, parts) if pattern else None
+    try:
+        retimed = retime(parts, tempo_bpm, bars, rate, headroom_db)
+    except BaseException:
+        if job is not None:
+            job.cancel()      # or let it finish: nobody waits for it, its result is dropped
+        raise
+    return retimed, job.result() if job is not None else None
 
 
 def write_loop_files(folder: LoopFolder, retimed: Retimed, pattern: Pattern | None, seed: int,
                      *, beats_per_bar: int = 4, tag: str | None = None, stems: bool = False,
                      midi: bool = False) -> LoopFiles:
     """Write the loop through `folder`, then (as asked) its stems and MIDI file next to it.
-    `pattern` names the stems and makes the MIDI file; only needed with stems or midi."""
+    `pattern` names the stems and makes the MIDI file; only needed with stems or midi.
+
+    The WAVs are encoded, written and fsynced under temporary names on the pool's threads, all
+    at once, so their fsyncs overlap instead of queueing. The loop takes its name as soon as it
+    is on disk; the MIDI file, which carries that name, is written meanwhile; the stems and the
+    MIDI file take their names once all are on disk. Each file still appears whole, the loop
+    first; a failed write leaves no temporary file and publishes no stem or MIDI file (the
+    loop may be there already, as when it was written first)."""
     if (stems or midi) and pattern is None:
         raise ValueError("stems and MIDI files need the loop's pattern")
     r = retimed
-    loop = folder.write(r.loop, r.rate, r.tempo_bpm, r.bars, seed, beats_per_bar=beats_per_bar,
-                        tag=tag)
-    files = LoopFiles(loop)
-    base = loop.with_suffix("")
+    folder.file_name(r.tempo_bpm, r.bars, seed, tag)          # validates before any disk work
     beats = r.bars * beats_per_bar
+
+    def write_wav(k: int) -> Path:
+        # On the pool's thread: the stem is made where it is encoded (-1: the loop).
+        audio = r.loop if k < 0 else r.stem(k) if k < len(r.voices) else r.floor
+        return folder.write_temp(encode_loop_wav(audio, r.rate, r.tempo_bpm, beats,
+                                                 folder.subtype))
+
+    names = pattern.stem_names() + [FLOOR_NAME] if stems else []
+    jobs = [_POOL.submit(write_wav, k) for k in range(-1, len(names))]
+    midi_tmp = None
     try:
-        if stems:
-            names = pattern.stem_names() + [FLOOR_NAME]
-
-            def write_stem(k: int) -> Path:
-                audio = r.stem(k) if k < len(r.voices) else r.floor
-                header, data = encode_loop_wav(audio, r.rate, r.tempo_bpm, beats, folder.subtype)
-                return _publish(folder, Path(f"{base}_{name_of[k]}.wav"), header + data)
-
-            name_of = dict(enumerate(names))
-            # Encoding and writing release the GIL for most of their time: two threads make
-            # the nine or so files of a bar about a third faster on two cores.
-            files.stems.extend(_POOL.map(write_stem, range(len(names))))
+        files = LoopFiles(folder.publish_loop(jobs[0].result(), r.tempo_bpm, r.bars, seed, tag))
+        base = files.loop.with_suffix("")
         if midi:
-            data = pattern_midi(pattern, r.tempo_bpm, r.bars, name=loop.stem)
-            files.midi = _publish(folder, Path(f"{base}.mid"), data)
+            midi_tmp = folder.write_temp((pattern_midi(pattern, r.tempo_bpm, r.bars,
+                                                       name=files.loop.stem),))
+        stem_temps = [job.result() for job in jobs[1:]]   # all on disk before one is named
+        for name, tmp in zip(names, stem_temps):
+            files.stems.append(folder.publish_as(tmp, Path(f"{base}_{name}.wav")))
+        if midi_tmp is not None:
+            files.midi = folder.publish_as(midi_tmp, Path(f"{base}.mid"))
     except OSError as e:
         raise folder._error("cannot write to", e) if not isinstance(e, LoopFolderError) else e
+    finally:
+        _remove_temps(folder, jobs, midi_tmp)
     return files
 
 
-def _publish(folder: LoopFolder, final: Path, payload: bytes) -> Path:
-    """Write payload as `final` atomically; never replace an existing file."""
-    tmp = final.parent / f"{TEMP_PREFIX}{secrets.token_hex(8)}{TEMP_SUFFIX}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            if folder.fsync:
-                os.fsync(f.fileno())
+def _remove_temps(folder: LoopFolder, jobs, extra: Path | None) -> None:
+    """After a success or a failure: wait for every write still running and remove every
+    temporary file left (a published one's temporary name is already gone)."""
+    for job in jobs:
         try:
-            os.link(tmp, final)
-        except FileExistsError:
-            raise LoopFolderError(errno.EEXIST, f"{final} exists already") from None
-        except OSError:  # no hard links on this file system: rename (after checking the name)
-            if final.exists():
-                raise LoopFolderError(errno.EEXIST, f"{final} exists already") from None
-            os.rename(tmp, final)
-        return final
-    finally:
-        try:
-            tmp.unlink()
-        except FileNotFoundError:
-            pass  # renamed into place: nothing to clean
+            tmp = job.result()
+        except Exception:  # noqa: BLE001 - raised by write_loop_files already, or one of many
+            continue
+        folder.discard(tmp)
+    if extra is not None:
+        folder.discard(extra)

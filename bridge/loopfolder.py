@@ -84,6 +84,13 @@ class LoopFolder:
         self.file_name(tempo_bpm, bars, seed, tag)          # validates before any disk work
         beats = int(bars) * _whole("beats_per_bar", beats_per_bar, 1)
         header, data = encode_loop_wav(audio, rate, tempo_bpm, beats, subtype or self.subtype)
+        return self.publish_loop(self.write_temp((header, data)), tempo_bpm, bars, seed, tag)
+
+    def write_temp(self, chunks) -> Path:
+        """Write the byte strings `chunks` one after another to a new hidden temporary file in
+        the folder, flushed (and fsynced); returns its path, for publish_loop or publish_as.
+        Raises LoopFolderError and leaves nothing behind when the folder cannot take it.
+        Safe to call from several threads at once (every call makes its own name)."""
         folder = self._ensure_folder()
         tmp = folder / f"{TEMP_PREFIX}{secrets.token_hex(8)}{TEMP_SUFFIX}"
         try:
@@ -92,15 +99,24 @@ class LoopFolder:
         except OSError as e:
             raise self._error("cannot create a file in", e) from e
         try:
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(header)
-                    f.write(data)
-                    f.flush()
-                    if self.fsync:
-                        os.fsync(f.fileno())
-            except OSError as e:
-                raise self._error("cannot write to", e) from e
+            with os.fdopen(fd, "wb") as f:
+                for chunk in chunks:
+                    f.write(chunk)
+                f.flush()
+                if self.fsync:
+                    os.fsync(f.fileno())
+        except OSError as e:
+            self.discard(tmp)
+            raise self._error("cannot write to", e) from e
+        return tmp
+
+    def publish_loop(self, tmp: Path, tempo_bpm: float, bars: int, seed: int,
+                     tag: str | None = None) -> Path:
+        """Give a temporary file from write_temp its loop name (the first free one: `-2`, `-3`
+        ... within one millisecond) and return it; the temporary name is gone afterwards,
+        whether or not this succeeded."""
+        try:
+            folder = tmp.parent
             when = time.time()
             for counter in range(MAX_TRIES):
                 final = folder / self.file_name(tempo_bpm, bars, seed, tag, when, counter)
@@ -111,12 +127,29 @@ class LoopFolder:
             raise LoopFolderError(errno.EEXIST, f"no free file name in {folder} after "
                                   f"{MAX_TRIES} tries")
         finally:
-            try:
-                tmp.unlink()
-            except FileNotFoundError:
-                pass  # published by rename: nothing to clean
-            except OSError as e:  # hidden and ignored by DAWs, but say so: it takes disk space
-                log.warning("could not remove the temporary file %s: %s", tmp, e)
+            self.discard(tmp)
+
+    def publish_as(self, tmp: Path, final: Path) -> Path:
+        """Give a temporary file from write_temp the name `final` in the same folder (a stem or
+        MIDI file next to its loop), never over an existing file; the temporary name is gone
+        afterwards, whether or not this succeeded."""
+        try:
+            if final.parent != tmp.parent:
+                raise ValueError(f"{final} is outside {tmp.parent}")
+            if not self._publish(tmp, final):
+                raise LoopFolderError(errno.EEXIST, f"{final} exists already")
+            return final
+        finally:
+            self.discard(tmp)
+
+    def discard(self, tmp: Path) -> None:
+        """Remove a temporary file (one already published by rename is simply not there)."""
+        try:
+            tmp.unlink()
+        except FileNotFoundError:
+            pass  # published by rename: nothing to clean
+        except OSError as e:  # hidden and ignored by DAWs, but say so: it takes disk space
+            log.warning("could not remove the temporary file %s: %s", tmp, e)
 
     def _publish(self, tmp: Path, final: Path) -> bool:
         """Make tmp visible as final without ever replacing a file; False if final is taken."""

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .bar_parts import BarParts, bar_parts
-from .loop_parts import check_parts_request, done_extras, retimes, write_loop_files
-from .pattern import Pattern
+from .loop_parts import (check_parts_request, done_extras, retime_with_pattern, retimes,
+                         write_loop_files)
 from .render import render
 from .requests import DONE, Generate, Morph, Origin, Variation
 from .retime import retime
@@ -180,13 +180,15 @@ class Worker:
         bpm = job.tempo.tempo_bpm
         path, files = "", None
         if isinstance(bar, BarParts):
-            retimed = retime(bar, bpm, r.bars, self.rate, self.headroom_db)
+            parts_on = self.folder is not None and (job.stems or job.midi)
+            retimed, pattern = retime_with_pattern(bar, bpm, r.bars, self.rate, self.headroom_db,
+                                                   pattern=parts_on)
             audio = retimed.loop
             if self.folder is not None:
                 files = write_loop_files(
-                    self.folder, retimed, Pattern.from_parts(bar) if job.stems or job.midi
-                    else None, job.seed, beats_per_bar=self.card.beats_per_bar, tag=job.tag(),
-                    stems=job.stems, midi=job.midi)
+                    self.folder, retimed, pattern, job.seed,
+                    beats_per_bar=self.card.beats_per_bar, tag=job.tag(), stems=job.stems,
+                    midi=job.midi)
                 path = str(files.loop)
         else:
             audio = render(bar, self.card, bpm, bars=r.bars, rate=self.rate, mode=job.mode,

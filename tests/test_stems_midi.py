@@ -333,6 +333,30 @@ def test_stems_and_midi_land_next_to_the_loop_with_its_tags(trained_dm, tmp_path
     assert not list(tmp_path.glob("loops/.beatgan-*"))              # no temporary file left
 
 
+def test_a_failed_stem_publishes_no_stem_or_midi_file_and_leaves_no_temporary_file(
+        trained_dm, tmp_path, monkeypatch):
+    import threading
+
+    from beatgan.bridge.loopfolder import LoopFolderError
+    folder = LoopFolder(tmp_path / "loops")
+    (r, pattern), = make_loops(trained_dm, [9], tempo_bpm=120, bars=1, rate=44100)
+    write_temp, calls, lock = folder.write_temp, [0], threading.Lock()
+
+    def failing(chunks):
+        with lock:
+            calls[0] += 1
+            nth = calls[0]
+        if nth == 4:                                  # a stem, written on the pool's threads
+            raise LoopFolderError(28, "cannot write to loop folder x: the disk is full")
+        return write_temp(chunks)
+
+    monkeypatch.setattr(folder, "write_temp", failing)
+    with pytest.raises(LoopFolderError, match="disk is full"):
+        write_loop_files(folder, r, pattern, 9, stems=True, midi=True)
+    left = sorted(p.name for p in (tmp_path / "loops").iterdir())
+    assert len(left) <= 1 and all("stem" not in n and n.endswith(".wav") for n in left), left
+
+
 def test_a_wavegan_is_refused_in_one_line(tiny_generator):
     with pytest.raises(NotADrumMachine) as e:
         require_drum_machine(tiny_generator)
