@@ -12,7 +12,7 @@ Why a second voice model: the parametric hit can only be noise bands and one gli
 learned waveform can be any sound (a clap's bursts, a cowbell's partials, a sampled kick's
 click), at the price of a prior that no longer says "drum". Issue 22 measures both on the judge.
 
-The decoder upsamples by nearest neighbour and then convolves, never by transposed convolution:
+The decoder upsamples by interpolation and then convolves, never by transposed convolution:
 a stride-4 transposed convolution whose kernels overlap unevenly leaves a periodic pattern (the
 checkerboard; in audio a tone at the low rate's multiples) in every hit from initialisation on,
 and a hit with a line in its spectrum is the artefact the judge measures (Odena et al., Distill
@@ -24,6 +24,8 @@ No noise is drawn: a hit is a function of the latent alone (the `seeds` argument
 callers pass is accepted and unused), so a seed's bar is the same everywhere.
 """
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -41,29 +43,51 @@ BLOCKS = 3                       # 4^3 = 64: the decoder starts at oneshot_sampl
 KERNEL = 9                       # taps of each decoder convolution
 
 
-class NearestUpConv(nn.Module):
-    """Nearest-neighbour upsampling by `factor`, then a `kernel`-tap conv1d ('same' padding):
-    (N, C_in, M) -> (N, C_out, factor M).
+class UpConv(nn.Module):
+    """Upsampling by `factor` (linear interpolation, or nearest neighbour), then a `kernel`-tap
+    conv1d: (N, C_in, M) -> (N, C_out, factor M). The input is extended by zeros before it is
+    upsampled, so the conv's edge taps read the interpolation's fade to zero ('same' length).
 
-    Computed as `factor` convolutions at the low rate, one per output phase, each the sum of the
-    high-rate taps that land on the same low-rate sample (3 taps for 9 at x4): the same output
-    to rounding (tests/test_waveform_voices.py), a third of the multiplications and no upsampled
-    copy of the input. The learned weights are the high-rate conv's (`conv`), so the phases stay
-    tied together and the output is what nearest-neighbour + conv gives, not a transposed conv's
-    free phases (which is where a checkerboard comes from)."""
+    Computed as `factor` convolutions at the low rate, one per output phase, each the weighted
+    sum of the high-rate taps that read the same low-rate sample (4 taps for 9 at x4): the same
+    output to rounding (tests/test_waveform_voices.py), a third of the multiplications and no
+    upsampled copy of the input. The learned weights are the high-rate conv's (`conv`), so the
+    phases stay tied together, not a transposed conv's free phases (where a checkerboard comes
+    from).
 
-    def __init__(self, c_in: int, c_out: int, factor: int, kernel: int):
+    Why linear by default: nearest-neighbour upsampling repeats each sample `factor` times, so
+    after three blocks every hit is a 64-sample stamp scaled by the slow signal under it; its
+    spectrum is a comb at multiples of 14700 / 64 = 230 Hz. A dm-vae-wave run with it stood
+    10.5-10.9 dB over its neighbourhood on the judge's artefact figure at every checkpoint (real
+    bars 2.2 dB). Linear interpolation leaves only kinks at the frame joins, whose images fall
+    off as 1/f^2 instead of 1/f."""
+
+    def __init__(self, c_in: int, c_out: int, factor: int, kernel: int, mode: str = "linear"):
         super().__init__()
+        if mode not in ("linear", "nearest"):
+            raise ValueError(f"mode must be 'linear' or 'nearest', got {mode!r}")
         self.factor, self.c_out = factor, c_out
         self.conv = nn.Conv1d(c_in, c_out, kernel, padding=kernel // 2)
-        # Output sample factor m + r, tap j reads low-rate sample m + (r + j - pad) // factor.
+        # Output sample factor m + r, tap j reads upsampled sample u = factor m + r + j - pad,
+        # which is low-rate sample u // factor (nearest) or the two around position
+        # (u + 0.5) / factor - 0.5 (linear, as F.interpolate with align_corners=False).
         pad = kernel // 2
-        reach = [[(r + j - pad) // factor for j in range(kernel)] for r in range(factor)]
-        lo, hi = min(map(min, reach)), max(map(max, reach))
+        reads: list[tuple[int, int, int, float]] = []            # (phase, low-rate offset, tap, w)
+        for r in range(factor):
+            for j in range(kernel):
+                u = r + j - pad
+                if mode == "nearest":
+                    reads.append((r, u // factor, j, 1.0))
+                    continue
+                pos = (u + 0.5) / factor - 0.5
+                i0 = math.floor(pos)
+                a = pos - i0
+                reads += [(r, i0, j, 1.0 - a), (r, i0 + 1, j, a)]
+        lo = min(d for _, d, _, _ in reads)
+        hi = max(d for _, d, _, _ in reads)
         taps = torch.zeros(factor, hi - lo + 1, kernel)
-        for r, row in enumerate(reach):
-            for j, d in enumerate(row):
-                taps[r, d - lo, j] = 1.0
+        for r, d, j, w in reads:
+            taps[r, d - lo, j] += w
         self.register_buffer("phase_taps", taps, persistent=False)       # (factor, T, kernel)
         self.pad = (-lo, hi)
 
@@ -79,9 +103,9 @@ class NearestUpConv(nn.Module):
 class HitDecoder(nn.Module):
     """(N, CODE_DIM) codes -> (N, oneshot_samples) waveforms at unit RMS.
 
-    linear -> (4 d, L / 64) -> nearest x4 + conv1d -> (2 d, L / 16), LeakyReLU
-                            -> nearest x4 + conv1d -> (d, L / 4), LeakyReLU
-                            -> nearest x4 + conv1d -> (1, L)
+    linear -> (4 d, L / 64) -> linear x4 + conv1d -> (2 d, L / 16), LeakyReLU
+                            -> linear x4 + conv1d -> (d, L / 4), LeakyReLU
+                            -> linear x4 + conv1d -> (1, L)
     (channels at least 4). The last block makes the one output channel itself: a full-rate conv
     after it would be the dearest layer of the model (a 1-channel conv1d's backward pass on
     a CPU cost more than the rest of the decoder together), and the d input channels of the last
@@ -99,7 +123,7 @@ class HitDecoder(nn.Module):
         self.inp = nn.Linear(CODE_DIM, chans[0] * self.positions)
         layers: list[nn.Module] = []
         for c_in, c_out in zip(chans, chans[1:]):
-            layers += [NearestUpConv(c_in, c_out, UPSAMPLE, KERNEL), nn.LeakyReLU(0.2)]
+            layers += [UpConv(c_in, c_out, UPSAMPLE, KERNEL), nn.LeakyReLU(0.2)]
         self.blocks = nn.Sequential(*layers[:-1])   # no activation on the waveform itself
 
     def forward(self, code: torch.Tensor) -> torch.Tensor:

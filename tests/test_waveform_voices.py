@@ -18,7 +18,7 @@ from beatgan.generator import GeneratorConfig, named_config
 from beatgan.generator.drum_machine import DrumMachine
 from beatgan.generator.engine import BeatGenerator
 from beatgan.generator.networks import build_generator
-from beatgan.generator.waveform_voices import (CODE_DIM, HitDecoder, NearestUpConv,
+from beatgan.generator.waveform_voices import (CODE_DIM, HitDecoder, UpConv,
                                                WaveformDrumMachine)
 from beatgan.generator.weights import ModelLoadError
 from beatgan.training.recipes import recipe
@@ -75,14 +75,36 @@ def test_the_parametric_models_weights_are_untouched():
 # ---- the decoder --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kernel,factor", [(9, 4), (5, 4), (7, 2), (3, 3)])
-def test_nearest_up_conv_is_nearest_neighbour_upsampling_then_the_conv(kernel, factor):
+def test_up_conv_is_nearest_neighbour_upsampling_then_the_conv(kernel, factor):
     torch.manual_seed(0)
-    m = NearestUpConv(6, 5, factor, kernel)
+    m = UpConv(6, 5, factor, kernel, mode="nearest")
     x = torch.randn(3, 6, 40)
     want = m.conv(torch.nn.functional.interpolate(x, scale_factor=factor, mode="nearest"))
     got = m(x)
     assert got.shape == (3, 5, 40 * factor)
     torch.testing.assert_close(got, want, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("kernel,factor", [(9, 4), (5, 4), (7, 2), (3, 3)])
+def test_up_conv_is_linear_interpolation_then_the_conv(kernel, factor):
+    torch.manual_seed(0)
+    m = UpConv(6, 5, factor, kernel)
+    x = torch.randn(3, 6, 40)
+    # The input extended by zeros, interpolated, and the conv's reach of it (no zero padding
+    # after the upsampling: the conv's edge taps read the interpolated fade to zero).
+    p, half = 4, kernel // 2
+    up = torch.nn.functional.interpolate(torch.nn.functional.pad(x, (p, p)), scale_factor=factor,
+                                         mode="linear", align_corners=False)
+    up = up[..., factor * p - half: factor * (p + 40) + half]
+    want = torch.nn.functional.conv1d(up, m.conv.weight, m.conv.bias)
+    got = m(x)
+    assert got.shape == (3, 5, 40 * factor)
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-5)
+
+
+def test_up_conv_refuses_an_unknown_mode():
+    with pytest.raises(ValueError, match="linear"):
+        UpConv(2, 2, 4, 9, mode="cubic")
 
 
 def test_decoder_makes_unit_rms_waveforms_of_a_hits_length():

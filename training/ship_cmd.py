@@ -209,6 +209,30 @@ def _in_words(failed: list[str], g: dict) -> str:
     return text[0].upper() + text[1:] + "."
 
 
+def _network_line(card) -> str:
+    c = card.config
+    shape = (f"{card.channels} channels, {card.sample_rate} Hz, one {card.beats_per_bar}/4 bar at "
+             f"{card.tempo_bpm:g} bpm = {card.bar_samples} samples.")
+    if c.arch == "drum-machine":
+        return (f"- Network: drum machine (docs/model.md), {c.voices} {c.voice_model} voices placed "
+                f"by a {c.steps}-step velocity pattern, d = {c.model_size}, {shape}")
+    return (f"- Network: {c.arch} (`beatgan-bar` = bar-aligned WaveGAN, strides "
+            f"{'x'.join(map(str, c.strides))}), d = {c.model_size}, {c.upsample} upsampling, "
+            + shape)
+
+
+def _recipe_line(tc: dict) -> str:
+    if tc.get("method") == "vae":  # no critic: the GAN settings on the card are unused
+        return (f"- Recipe: VAE (analysis by synthesis), {tc.get('recon')} reconstruction loss, KL "
+                f"weight {tc.get('kl_weight')} (warm-up {tc.get('kl_warmup_steps')} steps), batch "
+                f"{tc.get('batch_size')}, Adam {tc.get('lr_g')} {tuple(tc.get('betas', ()))}, "
+                f"learning-rate half-life {tc.get('lr_half_life')} steps.")
+    return (f"- Recipe: loss {tc.get('loss')}, R1 gamma {tc.get('r1_gamma')}, STFT critic "
+            f"{tc.get('stft_critic')}, batch {tc.get('batch_size')}, Adam {tc.get('lr_g')} "
+            f"{tuple(tc.get('betas', ()))}, EMA {tc.get('ema_decay')}"
+            + "".join(f", {x}" for x in _recipe_extras(tc)) + ".")
+
+
 def _readme(card, sets: dict, note: str) -> str:
     from .judge import target_text
     from .trainer import EVAL_SEEDS  # the seeds 0..EVAL_SEEDS-1 that picked the checkpoint
@@ -226,16 +250,10 @@ def _readme(card, sets: dict, note: str) -> str:
         f"{REPORT_BARS} generated bars (seeds {_seeds(REPORT_BARS)}; training picked its best checkpoint "
         f"by seeds 0-{EVAL_SEEDS - 1}, so these are bars the pick never saw).",
         "",
-        f"- Network: {card.config.arch} (`beatgan-bar` = bar-aligned WaveGAN, strides "
-        f"{'x'.join(map(str, card.config.strides))}), d = {card.config.model_size}, "
-        f"{card.config.upsample} upsampling, {card.channels} channels, {card.sample_rate} Hz, "
-        f"one {card.beats_per_bar}/4 bar at {card.tempo_bpm:g} bpm = {card.bar_samples} samples.",
-        f"- Recipe: loss {tc.get('loss')}, R1 gamma {tc.get('r1_gamma')}, STFT critic "
-        f"{tc.get('stft_critic')}, batch {tc.get('batch_size')}, Adam {tc.get('lr_g')} "
-        f"{tuple(tc.get('betas', ()))}, EMA {tc.get('ema_decay')}"
-        + "".join(f", {x}" for x in _recipe_extras(tc)) + ".",
+        _network_line(card),
+        _recipe_line(tc),
         f"- Trained: {t.get('steps')} generator steps, {t.get('wall_minutes')} minutes of "
-        f"training time on {t.get('machine')}"
+        f"training time in {t.get('sessions', 1)} session(s) on {t.get('machine')}"
         + (f", fine-tuned from `{t['init_from'].get('path')}` ({t['init_from'].get('name', 'a checkpoint')}: "
            f"{t['init_from'].get('steps')} generator steps, {t['init_from'].get('wall_minutes')} minutes "
            "before that)." if t.get("init_from") else "."),
