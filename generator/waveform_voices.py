@@ -60,7 +60,8 @@ class UpConv(nn.Module):
     spectrum is a comb at multiples of 14700 / 64 = 230 Hz. A dm-vae-wave run with it stood
     10.5-10.9 dB over its neighbourhood on the judge's artefact figure at every checkpoint (real
     bars 2.2 dB). Linear interpolation leaves only kinks at the frame joins, whose images fall
-    off as 1/f^2 instead of 1/f."""
+    off as 1/f^2 instead of 1/f: the comb went, but a line at 3.59 kHz (the last block's image
+    band) grew to 8.0 dB by step 2200, so this is better, not solved (docs/training.md)."""
 
     def __init__(self, c_in: int, c_out: int, factor: int, kernel: int, mode: str = "linear"):
         super().__init__()
