@@ -130,16 +130,18 @@ def write_loop_files(folder: LoopFolder, retimed: Retimed, pattern: Pattern | No
             files.stems.append(folder.publish_as(tmp, Path(f"{base}_{name}.wav")))
         if midi_tmp is not None:
             files.midi = folder.publish_as(midi_tmp, Path(f"{base}.mid"))
-    except OSError as e:
-        raise folder._error("cannot write to", e) if not isinstance(e, LoopFolderError) else e
-    finally:
+    except BaseException as e:
+        # Only a failure leaves temporary files: publishing removes each one's temporary name.
         _remove_temps(folder, jobs, midi_tmp)
+        if isinstance(e, OSError) and not isinstance(e, LoopFolderError):
+            raise folder._error("cannot write to", e)
+        raise
     return files
 
 
 def _remove_temps(folder: LoopFolder, jobs, extra: Path | None) -> None:
-    """After a success or a failure: wait for every write still running and remove every
-    temporary file left (a published one's temporary name is already gone)."""
+    """After a failure: wait for every write still running and remove every temporary file
+    left (a published one's temporary name is already gone)."""
     for job in jobs:
         try:
             tmp = job.result()
