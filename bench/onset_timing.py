@@ -1,6 +1,6 @@
 """Onset timing of several models next to real held-out bars, in one picture.
 
-    .venv/bin/python bench/onset_timing.py DATASET shipped=weights,groove=runs/e/checkpoints/best.pt \
+    .venv/bin/python bench/onset_timing.py DATASET shipped=weights,cpu-bar=runs/e/checkpoints/best.pt \
         --seed 10000 --out docs/img/onset_timing.png
 
 Each model is measured as `beatgan evaluate` measures it (same seeds, same held-out bars; the

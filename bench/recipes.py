@@ -1,9 +1,9 @@
 """Recipe comparison at equal wall-clock: train each recipe for M minutes on the same dataset, one
 run at a time, and tabulate the evaluation figures of its best checkpoint; plots the curves.
 
-    .venv/bin/python bench/recipes.py DATASET --minutes 10 --recipes paper-small,cpu-r1,cpu-stft \
+    .venv/bin/python bench/recipes.py DATASET --minutes 10 --recipes paper-small,cpu-r1,cpu-bar \
         --out runs/compare [--threads 1]
-    .venv/bin/python bench/recipes.py DATASET --runs cpu-stft=runs/main,cpu-r1=runs/r1 --out docs/img
+    .venv/bin/python bench/recipes.py DATASET --runs cpu-bar=runs/main,cpu-r1=runs/r1 --out docs/img
 
 Runs already finished in --out are reused (re-run a recipe by deleting its folder). Prints a
 markdown table; writes table.md and curves.png into --out.
@@ -34,7 +34,7 @@ def run_recipe(dataset: Path, recipe: str, out: Path, minutes: float, threads: i
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dataset", type=Path)
-    ap.add_argument("--recipes", default="paper-small,cpu-r1,cpu-stft,cpu-stft-nn")
+    ap.add_argument("--recipes", default="paper-small,cpu-r1,cpu-bar")
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=Path("runs/compare"))
@@ -50,7 +50,7 @@ def main() -> None:
             results[name] = json.loads((Path(folder) / "evaluation.json").read_text())
     else:
         for name in args.recipes.split(","):
-            recipe, *over = name.split(":")  # e.g. cpu-stft:--model-size:16
+            recipe, *over = name.split(":")  # e.g. cpu-bar:--model-size:32
             results[name] = run_recipe(args.dataset, recipe, args.out / name.replace(":", "_"),
                                        args.minutes, args.threads, over)
     args.out.mkdir(parents=True, exist_ok=True)

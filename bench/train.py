@@ -58,7 +58,7 @@ def _sync(device: str) -> None:
 
 def _row(name: str, d: int, cfg: TrainConfig, res: dict | None, base: dict | None,
          why: str = "") -> str:
-    flags = (f"{cfg.batch_size} | {cfg.n_critic} | {cfg.loss}{'+STFT' if cfg.stft_critic else ''} | "
+    flags = (f"{cfg.batch_size} | {cfg.n_critic} | {cfg.loss} | "
              f"{'yes' if cfg.autocast_bf16 else 'no'} | {'yes' if cfg.compile else 'no'}")
     if res is None:
         return f"| {name} | {d} | | {flags} | {why} | | | |"

@@ -19,8 +19,11 @@ from train_support import CLI, TINY, make_kit_dataset, subprocess_env
 from beatgan.bridge.cli import main as cli_main
 from beatgan.generator.engine import BeatGenerator
 from beatgan.generator.weights import load_state
+from beatgan.training.judge import JUDGE_DIR
 from beatgan.training.metrics import onset_grid_score
-from beatgan.training.trainer import load_checkpoint
+from beatgan.training.recipes import RetiredSettingError, TrainConfig, recipe
+from beatgan.training.ship_cmd import _recipe_extras, _recipe_line
+from beatgan.training.trainer import RunOptions, Trainer, load_checkpoint, load_resume_state
 
 STEPS = 4
 
@@ -260,3 +263,127 @@ def test_lr_half_life_halves_both_learning_rates_by_step(dataset, tmp_path):
     # The 4th step ran at step count 3: 0.5 ** (3 / 2) of the base rates.
     assert ckpt["opt_g"]["param_groups"][0]["lr"] == pytest.approx(4e-4 * 0.5 ** 1.5)
     assert ckpt["opt_d"]["param_groups"][0]["lr"] == pytest.approx(2e-4 * 0.5 ** 1.5)
+
+
+# ---- settings retired in issue 22 (groove critic, augment_p, fake_noise, STFT critic) ----------
+RETIRED_FLAGS = ("--groove-weight", "--augment-p", "--fake-noise")
+RETIRED_RECIPES = ("cpu-groove", "cpu-stft", "cpu-stft-nn")
+RETIRED_OFF = {"stft_critic": False, "stft_weight": 2.0, "groove_critic": False,
+               "groove_weight": 1.0, "augment_p": 0.0, "fake_noise": False}
+
+
+def _with_train_config(trained, tmp_path, **changes):
+    """A copy of the tiny run's last checkpoint whose stored recipe has `changes`, as a
+    checkpoint written before the settings were retired has."""
+    ckpt = load_checkpoint(trained["run"] / "checkpoints" / "last.pt")
+    ckpt["train_config"] = {**ckpt["train_config"], **changes}
+    path = tmp_path / "old.pt"
+    torch.save(ckpt, path)
+    return path
+
+
+def test_train_help_lists_no_retired_flag_or_recipe(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli_main(["train", "--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert "--recipe" in out and "cpu-bar" in out and "dm-vae-mel" in out
+    for word in (*RETIRED_FLAGS, *RETIRED_RECIPES, "groove"):
+        assert word not in out, word
+
+
+@pytest.mark.parametrize("name", RETIRED_RECIPES)
+def test_a_retired_recipe_is_argparses_invalid_choice(dataset, tmp_path, capsys, name):
+    with pytest.raises(SystemExit) as e:
+        cli_main(["train", str(dataset), "--recipe", name, "--steps", "1",
+                  "--run-dir", str(tmp_path / "r")])
+    assert e.value.code == 2
+    assert f"invalid choice: '{name}'" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("key, value, shown", [("stft_critic", True, "stft_critic=true"),
+                                               ("groove_critic", True, "groove_critic=true"),
+                                               ("augment_p", 0.5, "augment_p=0.5"),
+                                               ("fake_noise", True, "fake_noise=true")])
+def test_resuming_a_checkpoint_trained_with_a_retired_setting_is_one_line(
+        trained, dataset, tmp_path, capsys, key, value, shown):
+    old = _with_train_config(trained, tmp_path, **{**RETIRED_OFF, key: value})
+    run = tmp_path / "run"
+    rc = cli_main(["train", str(dataset), *TINY, "--steps", str(STEPS + 1), "--resume", str(old),
+                   "--no-progress", "--run-dir", str(run)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 1 and len(err) == 1, err
+    assert f"checkpoint {old} was trained with" in err[0] and shown in err[0]
+    assert "retired" in err[0] and "current recipe" in err[0] and "Traceback" not in err[0]
+    assert not run.exists()  # refused before anything was written
+
+
+def test_a_checkpoint_with_the_retired_settings_off_still_resumes(trained, dataset, tmp_path, capsys):
+    old = _with_train_config(trained, tmp_path, **RETIRED_OFF)
+    run = tmp_path / "run"
+    assert cli_main(["train", str(dataset), *TINY, "--steps", str(STEPS + 1), "--resume", str(old),
+                     "--checkpoint-steps", "100", "--sample-every", "100", "--no-progress",
+                     "--run-dir", str(run)]) == 0
+    assert f"resumed from {old} at step {STEPS}" in capsys.readouterr().out
+    ckpt = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert ckpt["step"] == STEPS + 1 and not set(RETIRED_OFF) & set(ckpt["train_config"])
+
+
+def test_the_committed_training_state_resumes_through_the_cli(dataset, tmp_path, capsys):
+    """`beatgan train --resume training/state/dm-vae-mel`: its stored recipe (written with the
+    retired settings off) reads back as today's dm-vae-mel, and one more step trains."""
+    from beatgan.generator.engine import DEFAULT_MODEL_DIR
+    folder = JUDGE_DIR.parent / "state" / "dm-vae-mel"
+    st = load_resume_state(folder)
+    assert set(RETIRED_OFF) <= set(st["train_config"])  # written before the retirement
+    assert TrainConfig.from_dict(st["train_config"]) == recipe("dm-vae-mel")
+    card = json.loads((DEFAULT_MODEL_DIR / "model_card.json").read_text())
+    assert TrainConfig.from_dict(card["training"]["recipe"]) == recipe("dm-vae-mel")
+    run = tmp_path / "run"
+    assert cli_main(["train", str(dataset), "--recipe", "dm-vae-mel", "--resume", str(folder),
+                     "--steps", str(st["step"] + 1), "--threads", "1", "--no-progress",
+                     "--checkpoint-steps", "100000", "--sample-every", "100000",
+                     "--run-dir", str(run)]) == 0
+    assert f"at step {st['step']}" in capsys.readouterr().out
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] == st["step"] + 1
+
+
+def test_stored_training_configs_drop_retired_settings_when_off_and_refuse_them_when_on():
+    stored = recipe("cpu-bar").to_dict()
+    assert TrainConfig.from_dict({**stored, **RETIRED_OFF}) == recipe("cpu-bar")
+    with pytest.raises(RetiredSettingError, match=r"^x\.pt was trained with the groove critic "
+                                                  r"\(groove_critic=true\)"):
+        TrainConfig.from_dict({**stored, "groove_critic": True, "groove_weight": 2.0}, "x.pt")
+    # a key that was never a setting is still an error
+    with pytest.raises(ValueError, match=r"unknown training config keys: \['colour'\]"):
+        TrainConfig.from_dict({**stored, "colour": "red"}, "x.pt")
+
+
+def test_the_release_page_names_the_recipe_extras():
+    assert _recipe_extras(recipe("cpu-bar").to_dict()) == []
+    assert _recipe_extras(recipe("cpu-bar", envelope=True, post_filter=512).to_dict()) == [
+        "envelope output", "learned post-filter (512 taps)"]
+    # A checkpoint from before the retirement keeps saying what it was trained with.
+    old = {**recipe("cpu-bar").to_dict(), **RETIRED_OFF, "groove_critic": True, "fake_noise": True}
+    extras = _recipe_extras(old)
+    assert any("groove critic" in x and "retired" in x for x in extras)
+    assert any("noise on the generated side" in x for x in extras)
+    assert "STFT" not in _recipe_line(recipe("cpu-bar").to_dict())
+
+
+def test_the_critic_sees_real_and_generated_bars_as_they_are(tmp_path):
+    """Nothing is added to either side on the way to the critic (the retired fake_noise and
+    augment_p did)."""
+    bar = 28224
+    data = (np.random.default_rng(0).standard_normal((4, 2, bar)) * 0.1).astype(np.float32)
+    meta = {"channels": 2, "sample_rate": 14700, "tempo_bpm": 125.0,
+            "augment": {"noise_lsb24": 10000, "noise_peak": 10000 / 2 ** 23}}
+    t = Trainer(recipe("cpu-bar", model_size=2, batch_size=2), data, meta, RunOptions(run_dir=tmp_path))
+    t._g_fwd = lambda z: torch.zeros(len(z), 2, bar)  # silent generated bars
+    seen = []
+    t.D.register_forward_pre_hook(lambda _m, args: seen.append(args[0].detach().clone()))
+    t.critic_step()
+    real, fake = seen[:2]
+    assert all(any(torch.equal(r, torch.from_numpy(d)) for d in data) for r in real)
+    assert torch.count_nonzero(fake) == 0

@@ -4,9 +4,50 @@ A recipe is a TrainConfig preset; flags override single fields. Units are in the
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 
 from beatgan.generator.config import StrictDict
+
+# GAN settings that lost on the judge and were taken out of the trainer (issue 22; docs/training.md,
+# 'The WaveGAN rounds'). Checkpoints, state folders and model cards written before still store
+# them. Key -> (the switch it belongs to, what that switch did). A switch is on when its value is
+# above 0 (True, p > 0); a weight only counted while its switch was on.
+RETIRED_SETTINGS: dict[str, tuple[str, str]] = {
+    "stft_critic": ("stft_critic", "the multi-resolution STFT critic"),
+    "stft_weight": ("stft_critic", "the multi-resolution STFT critic"),
+    "groove_critic": ("groove_critic", "the groove critic"),
+    "groove_weight": ("groove_critic", "the groove critic"),
+    "augment_p": ("augment_p", "critic-side augmentation"),
+    "fake_noise": ("fake_noise", "noise on the generated side"),
+}
+
+
+class RetiredSettingError(ValueError):
+    """A stored config used a retired setting: this trainer cannot continue that run. A
+    ValueError, so the CLI prints it as one line."""
+
+
+def retired_settings_on(d: dict) -> list[tuple[str, object, str]]:
+    """(switch, its value, what it did) for every retired switch that is on in a stored config."""
+    on = []
+    for switch, (owner, what) in RETIRED_SETTINGS.items():
+        value = d.get(switch)
+        if switch == owner and value is not None and float(value) > 0:
+            on.append((switch, value, what))
+    return on
+
+
+def without_retired_settings(d: dict, where: str) -> dict:
+    """A stored config with the retired settings dropped; RetiredSettingError when one was on."""
+    on = retired_settings_on(d)
+    if on:
+        switch, value, what = on[0]
+        raise RetiredSettingError(
+            f"{where} was trained with {what} ({switch}={json.dumps(value)}), which was retired "
+            "after it lost on the judge (docs/training.md, 'The WaveGAN rounds'); train it again "
+            "with a current recipe")
+    return {k: v for k, v in d.items() if k not in RETIRED_SETTINGS}
 
 
 @dataclass(frozen=True)
@@ -35,13 +76,6 @@ class TrainConfig(StrictDict):
     betas: tuple[float, float] = (0.5, 0.9)
     lr_half_life: int = 0             # halve both learning rates every N generator steps (0 = constant)
     ema_decay: float = 0.0            # generator EMA decay per step (0 = off)
-    stft_critic: bool = False         # add the multi-resolution STFT critic next to the waveform one
-    stft_weight: float = 1.0          # its weight in both losses
-    groove_critic: bool = False       # add the groove critic (spectrogram + sixteenth-grid phase)
-    groove_weight: float = 1.0        # its weight in both losses
-    augment_p: float = 0.0            # per-example chance of critic-side beat rotation / L-R swap
-    fake_noise: bool = False          # add the dataset's augmentation noise to generated bars
-                                      # before the critics see them (see augment.py)
     critic_warmup_steps: int = 0      # critic-only steps before the first generator step (for
                                       # fine-tuning a trained generator against a fresh critic)
     recon: str = "stft"               # vae: "stft" (per-bin) or "mel" (mel-band) STFT distance
@@ -50,6 +84,16 @@ class TrainConfig(StrictDict):
     phase_shuffle: int = 2            # samples
     autocast_bf16: bool = False       # bf16 autocast (GPU)
     compile: bool = False             # torch.compile the networks
+
+    @classmethod
+    def from_dict(cls, d: dict, where: str = "a stored training config") -> "TrainConfig":
+        """A config read back from a checkpoint, state folder or card. Retired settings are
+        dropped when off and refused when on; any other unknown key is an error."""
+        d = without_retired_settings(d, where)
+        try:
+            return super().from_dict(d)
+        except ValueError as e:  # an unknown key: say where it was read from
+            raise ValueError(f"{where}: {e}") from e
 
 
 _CPU_BAR = TrainConfig(model="beatgan-bar", model_size=16, loss="ns", gp_lambda=0.0, r1_gamma=1.0,
@@ -73,19 +117,6 @@ RECIPES: dict[str, TrainConfig] = {
     # The winner on the 2-core CPU (docs/training.md): cpu-r1 with R1 gamma 1 (the StyleGAN2-ADA
     # heuristic's range for this input size and batch); it made the shipped default.
     "cpu-bar": _CPU_BAR,
-    # cpu-bar with the groove critic: a spectrogram critic that is told where the sixteenth grid is.
-    "cpu-groove": replace(_CPU_BAR, groove_critic=True),
-    # CPU candidate: smaller R1 (StyleGAN2-ADA heuristic), STFT critic against hiss,
-    # minibatch-stddev for diversity, EMA with warm-up.
-    "cpu-stft": TrainConfig(model="beatgan-bar", model_size=32, loss="ns", gp_lambda=0.0,
-                            r1_gamma=1.0, n_critic=1, batch_size=16, lr_g=2e-4, lr_d=2e-4,
-                            betas=(0.0, 0.99), ema_decay=0.999, stft_critic=True,
-                            minibatch_std=True),
-    # Same with nearest-neighbour upsampling (no transposed-conv buzz).
-    "cpu-stft-nn": TrainConfig(model="beatgan-bar", model_size=32, upsample="nn", loss="ns",
-                               gp_lambda=0.0, r1_gamma=1.0, n_critic=1, batch_size=16,
-                               lr_g=2e-4, lr_d=2e-4, betas=(0.0, 0.99), ema_decay=0.999,
-                               stft_critic=True, minibatch_std=True),
     # GPU: the paper recipe with bf16 autocast and torch.compile.
     "paper-fast": TrainConfig(autocast_bf16=True, compile=True),
     # The drum machine trained by analysis-by-synthesis (vae_trainer.py): no critic, no collapse.

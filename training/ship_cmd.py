@@ -145,19 +145,15 @@ def _fmt_set(name: str, s: dict, targets: dict | None = None) -> str:
 
 
 def _recipe_extras(tc: dict) -> list[str]:
-    """The recipe settings that are on beyond the plain network and losses, in words."""
-    extras = []
-    if tc.get("groove_critic"):
-        extras.append(f"groove critic (weight {tc.get('groove_weight')})")
-    if tc.get("fake_noise"):
-        extras.append("the dataset's augmentation noise added to generated bars before the "
-                      "critics (`--fake-noise`)")
+    """The recipe settings that are on beyond the plain network and losses, in words. A
+    checkpoint from before issue 22 may have used a setting since retired: it is named too."""
+    from .recipes import retired_settings_on
+    extras = [f"{what} (`{switch}` = {value}, since retired)"
+              for switch, value, what in retired_settings_on(tc)]
     if tc.get("envelope"):
         extras.append("envelope output")
     if tc.get("post_filter"):
         extras.append(f"learned post-filter ({tc['post_filter']} taps)")
-    if tc.get("augment_p"):
-        extras.append(f"critic-side augmentation p = {tc['augment_p']}")
     if tc.get("lr_half_life"):
         extras.append(f"learning-rate half-life {tc['lr_half_life']} steps")
     if tc.get("voice_model") == "waveform":
@@ -227,9 +223,9 @@ def _recipe_line(tc: dict) -> str:
                 f"weight {tc.get('kl_weight')} (warm-up {tc.get('kl_warmup_steps')} steps), batch "
                 f"{tc.get('batch_size')}, Adam {tc.get('lr_g')} {tuple(tc.get('betas', ()))}, "
                 f"learning-rate half-life {tc.get('lr_half_life')} steps.")
-    return (f"- Recipe: loss {tc.get('loss')}, R1 gamma {tc.get('r1_gamma')}, STFT critic "
-            f"{tc.get('stft_critic')}, batch {tc.get('batch_size')}, Adam {tc.get('lr_g')} "
-            f"{tuple(tc.get('betas', ()))}, EMA {tc.get('ema_decay')}"
+    return (f"- Recipe: loss {tc.get('loss')}, R1 gamma {tc.get('r1_gamma')}, batch "
+            f"{tc.get('batch_size')}, Adam {tc.get('lr_g')} {tuple(tc.get('betas', ()))}, EMA "
+            f"{tc.get('ema_decay')}"
             + "".join(f", {x}" for x in _recipe_extras(tc)) + ".")
 
 

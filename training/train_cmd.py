@@ -11,9 +11,8 @@ HOLDOUT_FRACTION = 0.1  # whole source loops kept out of training, for evaluatio
 # Recipe fields a flag may override (--model-size ...), with their types.
 OVERRIDES = (("model_size", int), ("batch_size", int), ("n_critic", int), ("r1_gamma", float),
              ("lr_g", float), ("lr_d", float), ("ema_decay", float), ("lr_half_life", int),
-             ("upsample", str), ("groove_weight", float), ("augment_p", float),
-             ("critic_warmup_steps", int), ("post_filter", int), ("envelope", bool),
-             ("fake_noise", bool), ("kl_weight", float), ("kl_warmup_steps", int),
+             ("upsample", str), ("critic_warmup_steps", int), ("post_filter", int),
+             ("envelope", bool), ("kl_weight", float), ("kl_warmup_steps", int),
              ("voice_model", str))
 
 
@@ -65,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
 
     from .dataset import load_dataset
     from .recipes import recipe
-    from .trainer import RunOptions, export_checkpoint, load_checkpoint, run_training
+    from .trainer import (RunOptions, export_checkpoint, load_checkpoint, load_resume_state,
+                          run_training)
 
     if args.minutes is None and args.steps is None:
         raise UserError("give a budget: --minutes M and/or --steps N")
@@ -84,12 +84,13 @@ def run(args: argparse.Namespace) -> int:
     meta = {**ds.meta, "dataset": str(args.dataset), "n_examples": int(len(train_idx)),
             "n_sources": int(len(set(ds.source[train_idx].tolist()))),
             "holdout_fraction": HOLDOUT_FRACTION, "holdout_seed": 0}
-    resume = None
+    resume = resume_state = None
     if args.resume:
         resume = args.run_dir / "checkpoints" / "last.pt" if args.resume == "auto" else Path(args.resume)
         from .state import is_state_folder
         if not (resume.is_file() or is_state_folder(resume)):
             raise UserError(f"{resume}: no checkpoint to resume from (a .pt file, or a folder written by --save-state)")
+        resume_state = load_resume_state(resume)  # a retired setting is refused before the judge runs
     init_from = None
     if args.init_from and not resume:
         try:
@@ -107,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         judge = run_judge_for(ds.audio, ds.source, train_idx, held_idx, ds.sample_rate,
                               float(ds.meta["tempo_bpm"]), bar_samples=int(ds.meta["bar_samples"]))
     trainer = run_training(cfg, ds.audio[train_idx], meta, opts, resume=resume,
-                           init_from=init_from, judge=judge)
+                           init_from=init_from, judge=judge, resume_state=resume_state)
     if distributed:
         # Equal fingerprints on every rank show the hand-made gradient averaging kept them in sync.
         print(f"rank {trainer.rank}/{trainer.world}: step {trainer.step}, generator sha256 "

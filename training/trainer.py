@@ -26,11 +26,8 @@ from beatgan.generator import GeneratorConfig, ModelCard, named_config
 from beatgan.generator.wavegan import Discriminator, Generator
 
 from . import losses
-from .augment import add_augmentation_noise, rotate_beats_swap_lr
 from .metrics import summarise
 from .recipes import TrainConfig
-from .groove_critic import GrooveCritic
-from .stft_disc import MultiResolutionSTFTCritic
 
 EVAL_SEEDS = 64  # fixed latents used for checkpoint evaluation and sample grids
 
@@ -60,20 +57,6 @@ def model_config_for(cfg: TrainConfig, data_meta: dict):
     return gcfg
 
 
-def fake_noise_peak(cfg: TrainConfig, data_meta: dict) -> float:
-    """Peak of the noise added to generated bars before the critics: the dataset's own
-    augmentation noise with `fake_noise`, else 0. A dataset without that noise is refused: the
-    switch would then add a floor the real bars do not have."""
-    if not cfg.fake_noise:
-        return 0.0
-    peak = float((data_meta.get("augment") or {}).get("noise_peak") or 0.0)
-    if peak <= 0:
-        raise ValueError(f"fake_noise (--fake-noise): {data_meta.get('dataset', 'the dataset')} "
-                         "was prepared without augmentation noise (`beatgan prepare --noise 0`): "
-                         "there is no noise to match")
-    return peak
-
-
 def fit_length(audio: np.ndarray, n: int) -> np.ndarray:
     """Crop or zero-pad (N, C, T) to T = n: the dataset's slice may differ from the model's."""
     if audio.shape[-1] >= n:
@@ -89,16 +72,12 @@ class Trainer:
         self.device = torch.device(opts.device)
         torch.manual_seed(opts.seed)  # same init on every rank
         self.gcfg = model_config_for(cfg, meta)
-        self.fake_noise_peak = fake_noise_peak(cfg, meta)
         self.data = torch.from_numpy(fit_length(data, self.gcfg.slice_samples).astype(np.float32))
         self.G = Generator(self.gcfg).to(self.device)
         self.D = Discriminator(self.gcfg).to(self.device)
-        self.side_critics = self._side_critics()
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if cfg.ema_decay else None
-        d_params = [p for net in (self.D, *(n for n, _ in self.side_critics.values()))
-                    for p in net.parameters()]
         self.opt_g = torch.optim.Adam(self.G.parameters(), cfg.lr_g, betas=cfg.betas)
-        self.opt_d = torch.optim.Adam(d_params, cfg.lr_d, betas=cfg.betas)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), cfg.lr_d, betas=cfg.betas)
         self.data_rng = torch.Generator().manual_seed(opts.seed * 1000 + self.rank)
         torch.manual_seed(opts.seed * 1000 + 17 + self.rank)  # per-rank phase shuffle / noise
         self.step = 0          # generator steps taken
@@ -114,17 +93,6 @@ class Trainer:
         self._g_fwd, self._d_fwd = self.G, self.D
         if cfg.compile:
             self._g_fwd, self._d_fwd = torch.compile(self.G), torch.compile(self.D)
-
-    def _side_critics(self) -> dict[str, tuple[torch.nn.Module, float]]:
-        """The critics added to the waveform critic's output, by checkpoint key, with weights."""
-        cfg, g = self.cfg, self.gcfg
-        side = {}
-        if cfg.stft_critic:
-            side["S"] = (MultiResolutionSTFTCritic(g.channels), cfg.stft_weight)
-        if cfg.groove_critic:
-            side["R"] = (GrooveCritic(g.slice_samples, g.sample_rate, g.tempo_bpm,
-                                      g.beats_per_bar), cfg.groove_weight)
-        return {k: (net.to(self.device), w) for k, (net, w) in side.items()}
 
     def init_generator(self, state: dict[str, torch.Tensor], model_config: dict, source: dict) -> None:
         """Start G (and its EMA) from trained weights; the critics and optimisers start fresh.
@@ -169,15 +137,7 @@ class Trainer:
         return torch.rand(self.cfg.batch_size, self.gcfg.latent_dim, device=self.device) * 2 - 1
 
     def _critic(self, x: torch.Tensor) -> torch.Tensor:
-        x = rotate_beats_swap_lr(x, self.gcfg.bar_samples, self.gcfg.beats_per_bar,
-                                 self.cfg.augment_p)
-        out = self._d_fwd(x)
-        for net, weight in self.side_critics.values():
-            out = out + weight * net(x)
-        return out
-
-    def _noisy(self, fake: torch.Tensor) -> torch.Tensor:
-        return add_augmentation_noise(fake, self.fake_noise_peak, self.gcfg.bar_samples)
+        return self._d_fwd(x)  # (B, 1)
 
     def _sync_grads(self, params) -> None:
         if self.world == 1:
@@ -197,7 +157,7 @@ class Trainer:
         real = self._batch()
         with torch.no_grad(), self._ctx():
             fake = self._g_fwd(self._z())
-        fake = self._noisy(fake.float())
+        fake = fake.float()
         lazy_r1 = cfg.r1_gamma > 0 and self.d_steps % cfg.r1_every == 0
         if lazy_r1:
             real.requires_grad_(True)
@@ -223,7 +183,7 @@ class Trainer:
     def generator_step(self) -> dict:
         with self._ctx():
             fake = self._g_fwd(self._z())
-            out = self._critic(self._noisy(fake.float())).float()
+            out = self._critic(fake.float()).float()
         loss = losses.g_loss(self.cfg.loss, out)
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
@@ -296,8 +256,6 @@ class Trainer:
             "data_meta": self.meta, "step": self.step, "d_steps": self.d_steps,
             "wall_seconds": self.wall_seconds, "history": self.history, "best": self.best,
             "G": self.G.state_dict(), "D": self.D.state_dict(),
-            "S": None, "R": None,
-            **{k: net.state_dict() for k, (net, _) in self.side_critics.items()},
             "G_ema": self.G_ema.state_dict() if self.G_ema is not None else None,
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
             "rng": {"torch": torch.get_rng_state(), "data": self.data_rng.get_state(),
@@ -311,8 +269,6 @@ class Trainer:
         self.sessions = list(st.get("sessions", []))
         self.G.load_state_dict(st["G"])
         self.D.load_state_dict(st["D"])
-        for k, (net, _) in self.side_critics.items():
-            net.load_state_dict(st[k])
         if self.G_ema is not None:
             self.G_ema.load_state_dict(st["G_ema"])
         self.opt_g.load_state_dict(st["opt_g"])
@@ -357,15 +313,32 @@ def load_checkpoint(path: Path) -> dict:
         raise ValueError(f"{path}: unreadable checkpoint ({e})") from e
 
 
+def load_resume_state(path: Path) -> dict:
+    """The checkpoint dict to resume from: a .pt checkpoint or a folder written by --save-state.
+    One whose stored recipe used a retired setting is refused (recipes.RETIRED_SETTINGS)."""
+    from .state import is_state_folder, load_training_state
+    path = Path(path)
+    st = load_training_state(path) if is_state_folder(path) else load_checkpoint(path)
+    if not isinstance(st, dict) or "train_config" not in st or "model_config" not in st:
+        raise ValueError(f"{path}: not a `beatgan train` checkpoint")
+    TrainConfig.from_dict(st["train_config"], where=f"checkpoint {path}")
+    return st
+
+
 def run_training(cfg: TrainConfig, data: np.ndarray, meta: dict, opts: RunOptions,
                  resume: Path | None = None, log=print,
-                 init_from: tuple[dict, dict, dict] | None = None, judge=None) -> Trainer:
+                 init_from: tuple[dict, dict, dict] | None = None, judge=None,
+                 resume_state: dict | None = None) -> Trainer:
     """Train until the step or time budget is spent or SIGTERM/SIGINT arrives; checkpoint on the
     way and at the end. Returns the trainer (its best evaluation in trainer.best).
     `init_from`: (generator state dict, its model config, a description of where it came from) to
     fine-tune instead of starting at random. `judge`: a judge.RunJudge that scores each
     checkpoint (the best is the one it rates closest to real bars); None keeps the trainer's own
-    figure (a toy dataset)."""
+    figure (a toy dataset). `resume_state`: the checkpoint at `resume` when the caller has
+    loaded it already with load_resume_state (`beatgan train` does, to refuse a retired setting
+    before it builds the run's judge)."""
+    if resume and resume_state is None:
+        resume_state = load_resume_state(resume)  # refused before anything is written
     if opts.threads:
         torch.set_num_threads(opts.threads)
     run_dir = Path(opts.run_dir)
@@ -386,9 +359,7 @@ def run_training(cfg: TrainConfig, data: np.ndarray, meta: dict, opts: RunOption
             {"train": cfg.to_dict(), "model": trainer.gcfg.to_dict(), "data": meta,
              "seed": opts.seed}, indent=2, default=str))
     if resume:
-        from .state import is_state_folder, load_training_state
-        trainer.load_state_dict(load_training_state(resume) if is_state_folder(resume)
-                                else load_checkpoint(resume))
+        trainer.load_state_dict(resume_state)
         log(f"resumed from {resume} at step {trainer.step}")
     trainer.sessions.append({"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                              "from_step": trainer.step, "to_step": trainer.step, "minutes": 0.0,
