@@ -18,7 +18,20 @@ RSS before, at peak and after, and how many pings came back.
 
 Targets (issue 4): p99 <= 50 ms on a 2-core CPU machine, <= 10 ms on an H100; RSS growth
 under the flood <= 50 MB. With --stems (issue 24: a drum-machine model writing the loop, one WAV
-per voice and the .mid): OSC in -> files p99 <= 25 ms.
+per voice and the .mid): OSC in -> files p99 <= 25 ms, judged on the shipped model
+(`--stems` alone, or `--model weights`). `--config drum-machine --model-size 16` is the worst
+case: a random-init drum machine plays far more hits a bar (~120) than the trained one (~28),
+though the files it writes are the same size.
+
+Also printed: the daemon's CPU time per request (user and system, all threads): far below the
+latency, the request waits (disk, GIL, other processes); close to it, it computes. Run the daemon
+with BEATGAN_TRACE_STAGES=1 in the environment and its log (path printed at the end) gives, per
+request, the ms from the datagram's arrival to each stage (queued, picked up, generated,
+re-timed, written, synced, replied). The loops written are removed at the end; the log is kept.
+On a busy machine (a training run, tests) the figures are mostly the other programs' load:
+`chrt -f 10 python bench/latency.py ...` (as root) lets the daemon run whenever it is ready, so
+they show its own latency (this project's 2-core VM at load 5, a training run and tests, stems
+on, shipped model: p50 16 ms, p99 21 ms with it; p50 29 ms, p99 55 ms without).
 """
 from __future__ import annotations
 
@@ -65,6 +78,13 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024.0
     return float("nan")
+
+
+def cpu_use(pid: int) -> np.ndarray:
+    """[user s, system s, minor page faults] the process (every thread) has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return np.array([int(fields[11]) / tick, int(fields[12]) / tick, int(fields[7])], float)
 
 
 def make_model(folder: Path, config: str, model_size: int | None = None) -> Path:
@@ -221,15 +241,21 @@ def main() -> int:
             send.sendto(osc("/beatgan/generate", i, args.bpm), dest)
             replies.take("/beatgan/done")
         wall, own = [], []
+        cpu0 = cpu_use(daemon.pid)
         for i in range(args.n):
             t0 = time.perf_counter()
             send.sendto(osc("/beatgan/generate", 1000 + i, args.bpm), dest)
             t1, done = replies.take("/beatgan/done")
             wall.append((t1 - t0) * 1000.0)
             own.append(done[4])
+        user_s, sys_s, faults = (cpu_use(daemon.pid) - cpu0) / args.n
         files = f" ({len(done) - 5 + 1} files each)" if args.stems else ""
         print(row("OSC generate -> /beatgan/done (round trip)" + files, wall))
         print(row("OSC in -> file renamed (daemon's latency_ms)", own))
+        # CPU well under the latency: the request waits (disk, other processes); near it, it
+        # computes (on two cores a busy machine stretches it).
+        print(f"{'daemon CPU time per request (all threads)':<44} {(user_s + sys_s) * 1e3:7.2f} ms "
+              f"(user {user_s * 1e3:.2f}, system {sys_s * 1e3:.2f}; {faults:.0f} page faults)")
 
         # --- note-on -> file ---------------------------------------------------------------
         if jack is not None:
@@ -303,6 +329,8 @@ def main() -> int:
             daemon.kill()
             code = daemon.wait()
         log.close()
+        # Thousands of loops (a GB or more with stems): only the figures were wanted.
+        shutil.rmtree(tmp / "out", ignore_errors=True)
         if jack is not None:
             jack.terminate()
             jack.wait(10)

@@ -68,6 +68,7 @@ class Controller:
             seed, seed_b = self._or_random(r.seed), None
         job = Job(r, seed, seed_b, reading, self.mode, origin, self.effective_truncation(),
                   stems=self.stems, midi=self.midi_files)
+        job.mark("queued")
         try:
             self.worker.submit(job)
         except Rejected as e:

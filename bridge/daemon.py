@@ -67,6 +67,7 @@ class Daemon:
         allow = f"; allowed clients: {', '.join(cfg.allow)}" if cfg.allow else ""
         self.summary["osc"] = f"listening on {self.server.host}:{self.server.port} (UDP), {reply}{allow}"
         self._open_midi()
+        freeze_heap()
         self.worker.start()
         self.server.start()
         self.started = True
@@ -285,6 +286,16 @@ class Daemon:
         LIMITER.flush()  # counts of rate-limited lines still open
         if self.started:  # after a start-up error the error line is the last word, not this
             log.info("stopped")
+
+
+def freeze_heap() -> None:
+    """Leave everything made so far (torch, the model, the warm-up: ~170,000 objects) out of the
+    garbage collector's walks: it lives as long as the daemon, and a full collection over it
+    took ~95 ms on a 2-core machine, a pause in the middle of some request (and young
+    collections still walked part of it: 5 % of the daemon's CPU under load)."""
+    import gc
+    gc.collect()
+    gc.freeze()
 
 
 def note_folder(out: Path) -> None:

@@ -15,6 +15,7 @@ MIDI file; `/beatgan/done` and `beatgan generate`'s output come after all of the
 """
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,10 +28,14 @@ from .retime import Retimed, retime
 from .wavfile import encode_loop_wav
 
 FLOOR_NAME = "stem-floor"
-# Encoding is CPU work (two cores), but each file's fsync waits on the disk: four threads keep
-# both cores busy while files wait (on this project's virtual disk a bar's 11 files took a few ms
-# less than with two threads, the same on tmpfs; six were no better).
-_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="beatgan-stems")
+# The pattern is measured on this pool while the loop is re-timed (retime_with_pattern).
+_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="beatgan-pattern")
+# fsync waits on the disk, not on the CPU or the GIL: a thread per file in flight lets a loop's
+# files flush together (on this project's virtual disk 11 fsyncs at once took ~5 ms, one after
+# another ~44 ms: the disk coalesces them).
+_SYNC = ThreadPoolExecutor(max_workers=16, thread_name_prefix="beatgan-fsync")
+# A loop's WAVs are encoded here and on this thread (two cores).
+_ENCODE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="beatgan-encode")
 
 
 @dataclass
@@ -94,59 +99,102 @@ def retime_with_pattern(parts, tempo_bpm: float, bars: int = 1, rate: int = 4410
 
 def write_loop_files(folder: LoopFolder, retimed: Retimed, pattern: Pattern | None, seed: int,
                      *, beats_per_bar: int = 4, tag: str | None = None, stems: bool = False,
-                     midi: bool = False) -> LoopFiles:
+                     midi: bool = False, mark=None) -> LoopFiles:
     """Write the loop through `folder`, then (as asked) its stems and MIDI file next to it.
     `pattern` names the stems and makes the MIDI file; only needed with stems or midi.
 
-    The WAVs are encoded, written and fsynced under temporary names on the pool's threads, all
-    at once, so their fsyncs overlap instead of queueing. The loop takes its name as soon as it
-    is on disk; the MIDI file, which carries that name, is written meanwhile; the stems and the
-    MIDI file take their names once all are on disk. Each file still appears whole, the loop
-    first; a failed write leaves no temporary file and publishes no stem or MIDI file (the
-    loop may be there already, as when it was written first)."""
+    Every file is encoded and written under a temporary name (half here, half on one more
+    thread), then all are fsynced at once (a thread each), then named: the loop first, then its
+    stems and MIDI file. Each file appears whole; a failed write leaves no temporary file and
+    publishes no stem or MIDI file (the loop may be there already, when naming a stem failed).
+    mark(stage), when given, is called as each stage is reached (the daemon's
+    BEATGAN_TRACE_STAGES)."""
     if (stems or midi) and pattern is None:
         raise ValueError("stems and MIDI files need the loop's pattern")
+    mark = mark or (lambda stage: None)
     r = retimed
-    folder.file_name(r.tempo_bpm, r.bars, seed, tag)          # validates before any disk work
+    when = time.time()
+    # The loop's name (unless another loop took it in the same millisecond): the MIDI file's
+    # track carries it, and is written before the loop is named.
+    guess = Path(folder.file_name(r.tempo_bpm, r.bars, seed, tag, when)).stem  # validates too
     beats = r.bars * beats_per_bar
-
-    def write_wav(k: int) -> Path:
-        # On the pool's thread: the stem is made where it is encoded (-1: the loop).
-        audio = r.loop if k < 0 else r.stem(k) if k < len(r.voices) else r.floor
-        return folder.write_temp(encode_loop_wav(audio, r.rate, r.tempo_bpm, beats,
-                                                 folder.subtype))
-
     names = pattern.stem_names() + [FLOOR_NAME] if stems else []
-    jobs = [_POOL.submit(write_wav, k) for k in range(-1, len(names))]
-    midi_tmp = None
+    w = _Writes(folder)
     try:
-        files = LoopFiles(folder.publish_loop(jobs[0].result(), r.tempo_bpm, r.bars, seed, tag))
-        base = files.loop.with_suffix("")
+        def encode(k: int):
+            audio = r.loop if k < 0 else r.stem(k) if k < len(r.voices) else r.floor
+            return encode_loop_wav(audio, r.rate, r.tempo_bpm, beats, folder.subtype)
+
+        # Half the WAVs on one more thread, so that both cores encode; more threads only hand
+        # the GIL back and forth (a context switch at every NumPy call).
+        keys = list(range(-1, len(names)))
+        for k in keys[1::2]:
+            w.spawn(k, encode, k)
+        for k in keys[0::2]:
+            w.write(k, encode(k))
         if midi:
-            midi_tmp = folder.write_temp((pattern_midi(pattern, r.tempo_bpm, r.bars,
-                                                       name=files.loop.stem),))
-        stem_temps = [job.result() for job in jobs[1:]]   # all on disk before one is named
-        for name, tmp in zip(names, stem_temps):
-            files.stems.append(folder.publish_as(tmp, Path(f"{base}_{name}.wav")))
-        if midi_tmp is not None:
-            files.midi = folder.publish_as(midi_tmp, Path(f"{base}.mid"))
+            w.write("midi", pattern_midi(pattern, r.tempo_bpm, r.bars, name=guess))
+        w.join()
+        mark("written")
+        # Only now: a file created while another's fsync commits the journal waits for it.
+        w.sync_all()
+        mark("synced")
+        files = LoopFiles(folder.publish_loop(w.temps[-1], r.tempo_bpm, r.bars, seed, tag,
+                                              when))
+        base = files.loop.with_suffix("")
+        for k, name in enumerate(names):
+            files.stems.append(folder.publish_as(w.temps[k], Path(f"{base}_{name}.wav")))
+        if midi:
+            if files.loop.stem != guess:   # the name was taken: the track is named again
+                stale, w.temps["midi"] = w.temps["midi"], folder.write_temp((pattern_midi(
+                    pattern, r.tempo_bpm, r.bars, name=files.loop.stem),))
+                folder.discard(stale)
+            files.midi = folder.publish_as(w.temps["midi"], Path(f"{base}.mid"))
     except BaseException as e:
         # Only a failure leaves temporary files: publishing removes each one's temporary name.
-        _remove_temps(folder, jobs, midi_tmp)
+        w.discard()
         if isinstance(e, OSError) and not isinstance(e, LoopFolderError):
             raise folder._error("cannot write to", e)
         raise
     return files
 
 
-def _remove_temps(folder: LoopFolder, jobs, extra: Path | None) -> None:
-    """After a failure: wait for every write still running and remove every temporary file
-    left (a published one's temporary name is already gone)."""
-    for job in jobs:
-        try:
-            tmp = job.result()
-        except Exception:  # noqa: BLE001 - raised by write_loop_files already, or one of many
-            continue
-        folder.discard(tmp)
-    if extra is not None:
-        folder.discard(extra)
+class _Writes:
+    """Files written under temporary names (here or on the encoding thread), then fsynced all at
+    once, a thread each."""
+
+    def __init__(self, folder: LoopFolder):
+        self.folder = folder
+        self.temps: dict = {}         # key -> temporary path
+        self.jobs: list = []          # encodings and fsyncs in flight on other threads
+
+    def write(self, key, data) -> None:
+        """data: the file's bytes, or a tuple of byte strings written one after another."""
+        self.temps[key] = self.folder.write_temp(data if isinstance(data, tuple) else (data,),
+                                                 sync=False)
+
+    def spawn(self, key, make, *args) -> None:
+        """write(key, make(*args)) on the encoding thread."""
+        self.jobs.append(_ENCODE.submit(lambda: self.write(key, make(*args))))
+
+    def join(self) -> None:
+        for job in self.jobs:
+            job.result()
+
+    def sync_all(self) -> None:
+        """fsync every file, each on a thread of its own; raises the first error after all
+        have finished."""
+        if self.folder.fsync:
+            self.jobs = [_SYNC.submit(self.folder.sync_temp, tmp) for tmp in self.temps.values()]
+        self.join()
+
+    def discard(self) -> None:
+        """After a failure: wait for every job still running, then remove every temporary file
+        left (a published one's temporary name is already gone)."""
+        for job in self.jobs:
+            try:
+                job.result()
+            except Exception:  # noqa: BLE001 - raised by write_loop_files already, or one of many
+                pass
+        for tmp in self.temps.values():
+            self.folder.discard(tmp)

@@ -86,9 +86,11 @@ class LoopFolder:
         header, data = encode_loop_wav(audio, rate, tempo_bpm, beats, subtype or self.subtype)
         return self.publish_loop(self.write_temp((header, data)), tempo_bpm, bars, seed, tag)
 
-    def write_temp(self, chunks) -> Path:
+    def write_temp(self, chunks, *, sync: bool = True) -> Path:
         """Write the byte strings `chunks` one after another to a new hidden temporary file in
         the folder, flushed (and fsynced); returns its path, for publish_loop or publish_as.
+        sync=False leaves the fsync to a later sync_temp, so that several files' fsyncs can
+        overlap (each waits on the disk, not on the CPU).
         Raises LoopFolderError and leaves nothing behind when the folder cannot take it.
         Safe to call from several threads at once (every call makes its own name)."""
         folder = self._ensure_folder()
@@ -103,21 +105,36 @@ class LoopFolder:
                 for chunk in chunks:
                     f.write(chunk)
                 f.flush()
-                if self.fsync:
+                if self.fsync and sync:
                     os.fsync(f.fileno())
         except OSError as e:
             self.discard(tmp)
             raise self._error("cannot write to", e) from e
         return tmp
 
+    def sync_temp(self, tmp: Path) -> None:
+        """fsync a file written by write_temp(sync=False) (nothing when the folder does not
+        fsync). Raises LoopFolderError; the file stays, for the caller to discard."""
+        if not self.fsync:
+            return
+        try:
+            # Opened for writing: Windows flushes only a handle with write access.
+            fd = os.open(tmp, os.O_WRONLY | getattr(os, "O_BINARY", 0))
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as e:
+            raise self._error("cannot write to", e) from e
+
     def publish_loop(self, tmp: Path, tempo_bpm: float, bars: int, seed: int,
-                     tag: str | None = None) -> Path:
+                     tag: str | None = None, when: float | None = None) -> Path:
         """Give a temporary file from write_temp its loop name (the first free one: `-2`, `-3`
         ... within one millisecond) and return it; the temporary name is gone afterwards,
-        whether or not this succeeded."""
+        whether or not this succeeded. when: the time stamp in the name (default: now)."""
         try:
             folder = tmp.parent
-            when = time.time()
+            when = time.time() if when is None else when
             for counter in range(MAX_TRIES):
                 final = folder / self.file_name(tempo_bpm, bars, seed, tag, when, counter)
                 if final.parent != folder:   # belt and braces: names never hold a separator

@@ -7,10 +7,11 @@ delay ping. Each job is answered exactly once, on /beatgan/done or /beatgan/erro
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -23,6 +24,10 @@ from .retime import retime
 from .tempo import TempoReading
 
 log = logging.getLogger("beatgan.bridge")
+# BEATGAN_TRACE_STAGES=1: log, per request, the ms from the datagram's arrival to each stage of
+# its path (queued, picked up, generated, re-timed, written, synced, replied), to find where
+# latency goes (bench/latency.py).
+TRACE_STAGES = os.environ.get("BEATGAN_TRACE_STAGES", "") not in ("", "0")
 
 
 class Rejected(Exception):
@@ -45,6 +50,17 @@ class Job:
     truncation: float | None = None  # psi, resolved at arrival like the mode; None = model's
     stems: bool = False              # one WAV per voice next to the loop (drum machine)
     midi: bool = False               # the loop's pattern as a .mid next to it (drum machine)
+    stamps: list = field(default_factory=list)  # (stage, perf_counter s), BEATGAN_TRACE_STAGES
+
+    def mark(self, stage: str) -> None:
+        """Note when the request reached `stage` (only when stages are traced)."""
+        if TRACE_STAGES:
+            self.stamps.append((stage, time.perf_counter()))
+
+    def stages(self) -> str:
+        """'queued 0.1 picked 0.3 ...': ms since the datagram arrived, for the log."""
+        t0 = self.origin.received_s
+        return " ".join(f"{name} {(t - t0) * 1000.0:.1f}" for name, t in self.stamps)
 
     def tag(self) -> str | None:
         r = self.request
@@ -123,6 +139,8 @@ class Worker:
                 except queue.Empty:
                     break
             self.busy = len(batch)
+            for job in batch:
+                job.mark("picked")
             try:
                 self.run_batch(batch)
             finally:
@@ -150,6 +168,8 @@ class Worker:
         except Exception as e:  # noqa: BLE001 - reported on each job below, never lost
             log.exception("generation failed")
             batch_error = f"generation failed ({type(e).__name__}: {e})"
+        for job in batch:
+            job.mark("generated")
         for job in batch:
             if isinstance(job.request, Generate) and batch_error:
                 self._fail(job, batch_error)
@@ -183,12 +203,13 @@ class Worker:
             parts_on = self.folder is not None and (job.stems or job.midi)
             retimed, pattern = retime_with_pattern(bar, bpm, r.bars, self.rate, self.headroom_db,
                                                    pattern=parts_on)
+            job.mark("retimed")
             audio = retimed.loop
             if self.folder is not None:
                 files = write_loop_files(
                     self.folder, retimed, pattern, job.seed,
                     beats_per_bar=self.card.beats_per_bar, tag=job.tag(), stems=job.stems,
-                    midi=job.midi)
+                    midi=job.midi, mark=job.mark)
                 path = str(files.loop)
         else:
             audio = render(bar, self.card, bpm, bars=r.bars, rate=self.rate, mode=job.mode,
@@ -197,6 +218,7 @@ class Worker:
                 path = str(self.folder.write(audio, self.rate, bpm, r.bars, job.seed,
                                              beats_per_bar=self.card.beats_per_bar,
                                              tag=job.tag()))
+            job.mark("written")
         latency_ms = (time.perf_counter() - job.origin.received_s) * 1000.0
         self.done += 1
         self.busy -= 1  # before the reply, so a status sent after it sees the job gone
@@ -206,6 +228,9 @@ class Worker:
         log.info("%s %s seed=%d bpm=%g(%s) bars=%d mode=%s -> %s %.1f ms", job.origin.who,
                  type(r).__name__.lower(), job.seed, bpm, job.tempo.source, r.bars, job.mode,
                  path or "(no folder)", latency_ms)
+        if TRACE_STAGES:
+            job.mark("replied")
+            log.info("stages seed=%d (ms since the datagram): %s", job.seed, job.stages())
         if self.audio is not None:
             try:
                 self._to_audio(job, bar, audio)

@@ -342,13 +342,13 @@ def test_a_failed_stem_publishes_no_stem_or_midi_file_and_leaves_no_temporary_fi
     (r, pattern), = make_loops(trained_dm, [9], tempo_bpm=120, bars=1, rate=44100)
     write_temp, calls, lock = folder.write_temp, [0], threading.Lock()
 
-    def failing(chunks):
+    def failing(chunks, **kw):
         with lock:
             calls[0] += 1
             nth = calls[0]
-        if nth == 4:                                  # a stem, written on the pool's threads
+        if nth == 4:                                  # a stem (the loop and MIDI file before it)
             raise LoopFolderError(28, "cannot write to loop folder x: the disk is full")
-        return write_temp(chunks)
+        return write_temp(chunks, **kw)
 
     monkeypatch.setattr(folder, "write_temp", failing)
     with pytest.raises(LoopFolderError, match="disk is full"):
