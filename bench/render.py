@@ -1,10 +1,19 @@
-"""Render bench: ms per bar for each fit mode at 44.1 and 48 kHz, and ms per file written.
+"""Render bench: ms per bar for each fit mode at 44.1 and 48 kHz, ms per file written, and the
+figures of each mode on the loop corpus (docs/render.md, "Beats mode on real drums").
 
     .venv/bin/python bench/render.py [--repeats 50] [--folder /tmp/beatgan-bench]
+    .venv/bin/python bench/render.py --no-speed --fills          # figures, and beats' fills
+    .venv/bin/python bench/render.py --no-speed --no-figures --picture docs/img/render_beats_70bpm.png
 
-Uses the GMRockKit drum bar (synthetic if the kit is missing) at the model's 14.7 kHz / 125 bpm,
-rendered at 128 bpm. Prints the median and 90th percentile of `repeats` runs after a warm-up;
-the target is beats + write of one bar <= 10 ms on a 2-core CPU machine.
+Speed: the GMRockKit drum bar (synthetic if the kit is missing) at the model's 14.7 kHz / 125
+bpm, rendered at 128 bpm; the median and 90th percentile of `repeats` runs after a warm-up. The
+target is beats + write of one bar <= 10 ms on a 2-core CPU machine.
+
+Figures (`beatgan.training.loop_figures`) on the corpus (`beatgan.training.loop_corpus`: loops
+of recorded one-shots with known hit times) at 70, 97.3, 128 and 174 bpm, 44.1 and 48 kHz: hit
+displacement from the host grid (median, share over 3 ms, largest), the share of the loop
+below -60 dB that the source did not have, the loudness change from the source (RMS over peak)
+and the seam step (in typical sample-to-sample steps).
 """
 from __future__ import annotations
 
@@ -23,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from drumbar import drum_bar  # noqa: E402
 
+from beatgan.bridge import beats as beats_mod  # noqa: E402
 from beatgan.bridge.loopfolder import LoopFolder  # noqa: E402
 from beatgan.bridge.onsets import detect_onsets  # noqa: E402
 from beatgan.bridge.render import output_samples, render  # noqa: E402
@@ -30,6 +40,8 @@ from beatgan.bridge.wavfile import write_loop_wav  # noqa: E402
 from beatgan.generator import ModelCard, named_config  # noqa: E402
 
 TEMPO = 128.0
+TEMPOS = (70.0, 97.3, 128.0, 174.0)
+RATES = (44100, 48000)
 
 
 def timed(fn, repeats: int) -> tuple[float, float, float]:
@@ -53,7 +65,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=50, help="timed runs per figure (default 50)")
     p.add_argument("--folder", type=Path, default=None,
                    help="where to write the files (default: a temporary folder, removed after)")
+    p.add_argument("--no-speed", action="store_true", help="skip the speed figures")
+    p.add_argument("--no-figures", action="store_true", help="skip the corpus figures")
+    p.add_argument("--fills", action="store_true",
+                   help="also compare what fills a slowed (and shortens a sped-up) beats slice")
+    p.add_argument("--picture", type=Path, default=None,
+                   help="draw one corpus loop at 70 bpm (source, holes, this renderer) to PATH")
     args = p.parse_args(argv)
+    if not args.no_figures or args.fills:
+        corpus_figures(args.fills, skip_modes=args.no_figures)
+    if args.picture is not None:
+        picture(args.picture)
+    if args.no_speed:
+        return 0
     card = ModelCard(config=named_config("wavegan"))
     bar, source = drum_bar(card.sample_rate, card.tempo_bpm, card.beats_per_bar)
     print(f"bar: {source}, {bar.shape[1]} samples at {card.sample_rate} Hz, "
@@ -109,6 +133,116 @@ def main(argv: list[str] | None = None) -> int:
         if own:
             shutil.rmtree(base, ignore_errors=True)
     return 0
+
+
+def corpus_rows(mode: str, tempos=TEMPOS) -> list:
+    from beatgan.training.loop_corpus import corpus
+    from beatgan.training.loop_figures import loop_figures
+
+    return [loop_figures(render(L.bar, L.card, t, rate=r, mode=mode), r, L, t, mode)
+            for L in corpus() for t in tempos for r in RATES]
+
+
+def print_rows(label: str, rows: list, tempos=TEMPOS) -> None:
+    for t in tempos:
+        rr = [f for f in rows if f.tempo_bpm == t]
+        d = np.abs(np.concatenate([f.displacement_ms for f in rr]))
+        loud = [f.loudness_change_db for f in rr]
+        print(f"| {label} | {t:g} | {np.median(d):.2f} | {100 * np.mean(d > 3):.1f} % | "
+              f"{d.max():.1f} | {100 * max(f.added_silence for f in rr):.1f} % | "
+              f"{min(loud):+.2f} .. {max(loud):+.2f} | {max(f.seam_step for f in rr):.1f} |")
+
+
+def corpus_figures(fills: bool, skip_modes: bool = False) -> None:
+    from beatgan.training.loop_corpus import available
+
+    missing = available()
+    if missing:
+        print(f"corpus figures skipped: {missing}")
+        return
+    print("| mode | bpm | displacement median ms | share > 3 ms | largest ms | added silence "
+          "(worst loop) | loudness change dB | seam step (worst) |\n|---|---:|---:|---:|---:|"
+          "---:|---:|---:|")
+    for mode in ([] if skip_modes else ["repitch", "beats", "stretch"]):
+        print_rows(mode, corpus_rows(mode))
+    if not fills:
+        return
+    # What fills a slowed slice's slot, and what shortens a sped-up one (module settings of
+    # bridge/beats.py, switched here for the comparison only).
+    keep = (beats_mod.FILL, beats_mod.SQUEEZE, beats_mod.KEEP_LOUDNESS)
+    try:
+        for fill in ("stretch", "loop", "gap"):
+            beats_mod.FILL = fill
+            print_rows(f"beats, fill={fill}", corpus_rows("beats", (70.0, 97.3)), (70.0, 97.3))
+        beats_mod.FILL = keep[0]
+        for squeeze in ("stretch", "cut"):
+            beats_mod.SQUEEZE = squeeze
+            print_rows(f"beats, squeeze={squeeze}", corpus_rows("beats", (174.0,)), (174.0,))
+        beats_mod.SQUEEZE = keep[1]
+        beats_mod.KEEP_LOUDNESS = False
+        print_rows("beats, no body gain", corpus_rows("beats"))
+    finally:
+        beats_mod.FILL, beats_mod.SQUEEZE, beats_mod.KEEP_LOUDNESS = keep
+
+
+def picture(path: Path, name: str = "breaks-flams", tempo: float = 70.0) -> None:
+    """One corpus loop: the source, then at `tempo` with silence after each slowed slice (the
+    old beats mode's holes, fill="gap") and as rendered now; dB envelopes, the hits' host-grid
+    times as lines coloured by how far each hit landed from them."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import soxr
+
+    from beatgan.training.loop_corpus import corpus
+    from beatgan.training.loop_figures import loop_figures
+
+    L = corpus(names=(name,))[0]
+    rate = 44100
+    src = soxr.resample(np.ascontiguousarray(L.bar.T), L.card.sample_rate, rate).T
+    keep = beats_mod.FILL
+    try:
+        beats_mod.FILL = "gap"
+        holes = render(L.bar, L.card, tempo, rate=rate)
+    finally:
+        beats_mod.FILL = keep
+    now = render(L.bar, L.card, tempo, rate=rate)
+    panels = [(f"source, {L.card.tempo_bpm:g} bpm", src, L.card.tempo_bpm, None),
+              (f"{tempo:g} bpm, silence after each slice (the old beats mode)", holes, tempo,
+               loop_figures(holes, rate, L, tempo, "beats")),
+              (f"{tempo:g} bpm, this renderer", now, tempo, loop_figures(now, rate, L, tempo, "beats"))]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(11, 7), sharex=True)
+    for ax, (title, y, bpm, fig_) in zip(axes, panels):
+        win = int(0.002 * rate)
+        k = y.shape[1] // win
+        env = np.sqrt(np.mean(y[:, :k * win].reshape(y.shape[0], k, win) ** 2, axis=(0, 2)))
+        db = 20 * np.log10(np.maximum(env / np.max(np.abs(y)), 1e-5))
+        beats_axis = np.arange(k) * win / rate * bpm / 60.0
+        ax.fill_between(beats_axis, -100, db, color="0.35", lw=0)
+        ax.axhline(-60, color="tab:red", lw=0.6, ls=":")
+        grid_beats = L.attacks / L.card.bar_samples * L.card.beats_per_bar
+        if fig_ is None:
+            ax.vlines(grid_beats, -80, 0, color="tab:green", lw=0.5, alpha=0.6)
+            sub = f"{len(L.hits)} hits (green)"
+        else:
+            d = np.abs(fig_.displacement_ms)
+            ax.vlines(grid_beats, -80, 0, lw=0.7,
+                      colors=["tab:green" if v <= 1 else "tab:orange" if v <= 3 else "tab:red"
+                              for v in d])
+            sub = (f"hits off the grid: median {np.median(d):.2f} ms, {int(np.sum(d > 3))} over"
+                   f" 3 ms; under -60 dB: {100 * fig_.added_silence:.0f} % more than the source")
+        ax.set_ylim(-80, 2)
+        ax.set_ylabel("dB")
+        ax.set_title(f"{title} -- {sub}", fontsize=9, loc="left")
+    axes[-1].set_xlabel("beats (host grid; green <= 1 ms, orange <= 3 ms, red > 3 ms off)")
+    axes[-1].set_xlim(0, L.card.beats_per_bar)
+    fig.suptitle(f"corpus loop '{name}' ({L.description}) at {tempo:g} bpm, 44.1 kHz",
+                 fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

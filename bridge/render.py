@@ -4,37 +4,41 @@
 
 Three fit modes (see docs/render.md):
   repitch  one polyphase resample 14.7 kHz * T/T_model -> rate: speed and pitch move together.
-  beats    slice at the onsets, put each slice where its onset falls at the new tempo, play it at
-           its own speed; short complementary fades at the joins. Hits keep pitch and attack.
+  beats    slice at the hits, start each slice where its hit falls at the new tempo, play it at
+           its own speed and stretch or squeeze its body to its slot (bridge/beats.py). Hits keep
+           pitch, attack and their place on the grid; no holes, the loudness stays.
   stretch  Rubber Band (pedalboard.time_stretch) at 14.7 kHz, then one resample to the rate:
            pitch kept, transients softened, timing within a few ms (not sample-locked).
 
 Every mode treats the bar as a loop: it is padded with its own end and start before filtering,
 the join from its last sample to its first is made continuous, and audio that runs past the end
 of the file wraps to its start. The file length is rounded once for the whole file:
-round(bars * beats_per_bar * 60 / tempo_bpm * rate).
+round(bars * beats_per_bar * 60 / tempo_bpm * rate), and the content repeats every
+n_out / bars samples, so the file holds whole bars and its last sample runs into its first.
+Normalising raises a bar by at most MAX_GAIN_DB: silence and near-silence stay (near) silent.
 """
 from __future__ import annotations
 
 import enum
-import math
 
 import numpy as np
 
 from beatgan.generator.musical_time import frames
 
-from .onsets import detect_onsets
+from .beats import beats_bar, slice_points
+from .onsets import detect_hits
 
 TEMPO_RANGE_BPM = (40.0, 300.0)    # inclusive; what DAWs use for drum loops
 RATE_RANGE_HZ = (8000, 384000)     # output sample rates accepted
 MAX_BARS = 64
+MAX_LOOP_S = 3600.0                # longest file render() makes, seconds (64 bars of 16 beats at
+                                   # 40 bpm is 1536 s): a card with 10^5 beats a bar is an error
 RESAMPLE_PAD = 256                 # source samples of loop context each side (soxr HQ needs ~92)
 STRETCH_PAD_S = 0.5                # loop context each side for Rubber Band, seconds
-XFADE_S = 0.003                   # fade-in of a slice = crossfade into it, seconds
-TAIL_S = 0.008                     # how far a slice may ring past the next onset when sped up
-FADE_MAX_S = 0.010                 # longest fade-out before a gap when slowed down
 SEAM_FIT_S = 0.001                 # samples fitted on each side of the loop seam, seconds
 SEAM_RAMP_S = 0.005                # length of the ramp that closes a step at the seam, seconds
+MAX_GAIN_DB = 24.0                 # most the normaliser raises a quiet bar, dB: a bar that peaks
+                                   # at -120 dBFS comes out at -96 dBFS, not as -1 dBFS hiss
 
 
 class RenderMode(str, enum.Enum):
@@ -69,115 +73,87 @@ def render(bar: np.ndarray, card, tempo_bpm: float, bars: int = 1, rate: int = 4
     card: anything with sample_rate, tempo_bpm, beats_per_bar, bar_samples (a ModelCard).
     tempo_bpm: 40..300, fractional allowed. bars: 1..64 repeats. rate: output rate in Hz.
     mode: "repitch", "beats" (default) or "stretch".
-    headroom_db: the peak lands at -headroom_db dBFS (default -1 dBFS) when normalize is True.
-    onsets: source-sample positions of the hits (slice points for "beats"); detected when None.
+    headroom_db: the peak lands at -headroom_db dBFS (default -1 dBFS) when normalize is True,
+        raised by at most MAX_GAIN_DB (24 dB) above the bar's own level.
+    onsets: for "beats", source samples where the hits' attacks start (each slice starts 0.5 ms
+        before one and lands it on the host grid); detected (onsets.detect_hits) when None.
     Returns float32 (channels, round(bars * beats_per_bar * 60 / tempo_bpm * rate)).
+    Raises ValueError (and nothing else) for a bad card, bar or argument, naming what is wrong.
     """
+    _check_card(card)
     x = _check_bar(bar, card)
     tempo = check_tempo(tempo_bpm)
     bars = _check_int("bars", bars, 1, MAX_BARS)
     rate = _check_int("rate", rate, *RATE_RANGE_HZ)
     try:
         mode = RenderMode(mode)
-    except ValueError:
+    except (TypeError, ValueError):
         raise ValueError(f"mode must be one of {[m.value for m in RenderMode]}, got {mode!r}") from None
-    headroom_db = float(headroom_db)
+    try:
+        headroom_db = float(headroom_db)
+    except (TypeError, ValueError):
+        raise ValueError(f"headroom_db must be a number of dB, got {headroom_db!r}") from None
     if not (0.0 <= headroom_db <= 60.0):
         raise ValueError(f"headroom_db must be in 0..60 dB, got {headroom_db!r}")
+    onsets = _check_onsets(onsets, int(card.bar_samples))
 
     sr = int(card.sample_rate)
     n_out = output_samples(card, tempo, bars, rate)
-    bar_out = card.beats_per_bar * 60.0 * rate / tempo   # exact bar length in output samples
-    x = _close_seam(x - x.mean(axis=1, keepdims=True), sr)
+    if n_out > MAX_LOOP_S * rate:
+        raise ValueError(f"{bars} bars of {card.beats_per_bar} beats at {tempo:g} bpm last "
+                         f"{n_out / rate:.0f} s; render() makes at most {MAX_LOOP_S:.0f} s "
+                         "(card.beats_per_bar too large?)")
+    # Every mode works on the bar at unit peak, DC removed, subnormals flushed: no level the
+    # input may have (1e-40, 1e38) reaches a filter; the level is put back (or set) at the end.
+    x, level = _unit_level(x)
+    if level == 0.0:                 # silence (or DC, or subnormal dust) in: silence out
+        return np.zeros((x.shape[0], n_out), dtype=np.float32)
+    # A bar in output samples as the file holds it: `bars` of them fill the n_out samples exactly,
+    # so the loop wraps like any two neighbouring samples (within half a sample a file of
+    # beats_per_bar * 60 / tempo * rate; see "Level and seam" in docs/render.md).
+    bar_out = n_out / bars
+    x = _close_seam(x, sr)
 
     if mode is RenderMode.REPITCH:
-        y = _repitch(x, bars, bar_out, n_out)
+        y = _repitch(x, bars, n_out)
     elif mode is RenderMode.BEATS:
-        if onsets is None:
-            onsets = detect_onsets(x, sr)
-        onsets = np.unique(np.mod(np.asarray(onsets, dtype=np.int64), x.shape[1]))
-        y = _beats(x, sr, _with_beat_anchors(onsets, x.shape[1], int(card.beats_per_bar)),
-                   bars, rate, bar_out, n_out)
+        starts, hits = detect_hits(x, sr) if onsets is None else (onsets, None)
+        cuts, anchors = slice_points(starts, x.shape[1], int(card.beats_per_bar), sr, hits)
+        y = _repitch(beats_bar(x, sr, cuts, anchors, frames(card.beats_per_bar, tempo, sr)),
+                     bars, n_out)
     else:
-        y = _stretch(x, sr, tempo / float(card.tempo_bpm), bars, bar_out, n_out)
+        y = _stretch(x, sr, tempo / float(card.tempo_bpm), bars, n_out)
 
-    if normalize:
-        peak = float(np.max(np.abs(y))) if y.size else 0.0
-        if peak > 0.0:
-            y *= 10.0 ** (-headroom_db / 20.0) / peak
-    return np.ascontiguousarray(y, dtype=np.float32)
+    return _set_level(y, level, headroom_db if normalize else None)
 
 
 # ---- the three modes: each takes the prepared loop bar x (C, B) and returns (C, n_out) ----
 
-def _repitch(x: np.ndarray, bars: int, bar_out: float, n_out: int) -> np.ndarray:
+def _repitch(x: np.ndarray, bars: int, n_out: int) -> np.ndarray:
     import soxr
 
     b = x.shape[1]
     pad = min(RESAMPLE_PAD, b)
     ext = x[:, np.arange(-pad, bars * b + pad) % b]              # loop context both sides
-    # One polyphase conversion by bar_out / b: the bar's b samples become bar_out samples.
-    y = soxr.resample(ext.T, b, bar_out, quality="HQ").T
-    return _take(y, int(round(pad * bar_out / b)), n_out)
+    # One polyphase conversion by n_out / (bars * b): the file's n_out samples hold exactly
+    # `bars` bars, so its last sample runs into its first as any two samples do. (The exact bar,
+    # beats * 60 / tempo * rate samples, is rarely whole; fitting bars * b into it instead would
+    # leave up to half a sample's jump at the wrap. The tempo moves by under one sample a file.)
+    r = n_out / (bars * b)
+    y = soxr.resample(ext.T, bars * b, n_out, quality="HQ").T
+    return _take(y, int(round(pad * r)), n_out)
 
 
-def _beats(x: np.ndarray, sr: int, onsets: np.ndarray, bars: int, rate: int, bar_out: float,
-           n_out: int) -> np.ndarray:
-    import soxr
-
-    c, b = x.shape
-    u = rate / sr                       # resampled samples per source sample (speed kept)
-    s = bar_out / b                     # output samples per source sample of musical time
-    xf = max(1, int(round(XFADE_S * rate)))
-    tail = int(round(TAIL_S * rate))
-    fade_max = int(round(FADE_MAX_S * rate))
-
-    # Resample the loop once (speed unchanged) and cut slices from it: the same as resampling
-    # each slice, without a filter edge at every cut. It covers each slice's pre-roll and the
-    # last slice, which runs round the loop to the first onset one bar later.
-    first = int(onsets[0])
-    lo = -(RESAMPLE_PAD + int(math.ceil(xf / u)))
-    hi = b + first + RESAMPLE_PAD
-    xr = soxr.resample(x[:, np.arange(lo, hi) % b].T, sr, rate, quality="HQ").T   # (C, ~(hi-lo)*u)
-
-    nxt = np.append(onsets[1:], first + b)
-    gaps_src = nxt - onsets                                   # source samples to the next onset
-    margin = int(math.ceil(gaps_src.max() * max(u, s))) + xf + tail + 2
-    acc = np.zeros((c, n_out + 2 * margin), dtype=np.float32)
-    ramp = _fade_in(xf)
-    for o, g in zip(onsets.tolist(), gaps_src.tolist()):
-        natural = g * u                 # output samples until the next hit in the source
-        slot = g * s                    # output samples until the next hit is placed
-        end = min(natural, slot + tail)
-        play = xf + int(round(end))
-        start = int(round((o - lo) * u)) - xf
-        seg = xr[:, start:start + play].copy()
-        play = seg.shape[1]
-        seg[:, :xf] *= ramp             # pre-roll: the crossfade into this slice
-        if natural <= slot:
-            # Slowed down: the slice ends where the next hit begins in the source, and silence
-            # follows. Fade over the gap's length (bounded) so a long tail does not stop dead.
-            fade = int(min(max(xf, slot - natural), fade_max))
-        else:
-            # Sped up (or unchanged): ring on past the next onset while fading out, starting
-            # where the next slice fades in. Unchanged tempo gives complementary fades.
-            fade = xf + int(round(end - slot))
-        fade = min(fade, play - xf)
-        if fade > 0:
-            seg[:, play - fade:] *= _fade_in(fade)[::-1]
-        for j in range(bars):
-            at = margin + int(round((j * b + o) * s)) - xf
-            acc[:, at:at + play] += seg
-    return _fold(acc, margin, n_out)
-
-
-def _stretch(x: np.ndarray, sr: int, speed: float, bars: int, bar_out: float,
-             n_out: int) -> np.ndarray:
+def _stretch(x: np.ndarray, sr: int, speed: float, bars: int, n_out: int) -> np.ndarray:
     import pedalboard
 
     b = x.shape[1]
     pad = min(int(STRETCH_PAD_S * sr), b)
     ext = np.ascontiguousarray(x[:, np.arange(-pad, b + pad) % b], dtype=np.float32)
+    too_short = ValueError(f"the bar ({b} samples at {sr} Hz) is too short for the stretcher; "
+                           "use mode='repitch'")
+    if ext.shape[1] <= ext.shape[0]:  # pedalboard could not tell samples from channels
+        raise too_short
     st = pedalboard.time_stretch(ext, float(sr), stretch_factor=speed,
                                  high_quality=True, transient_mode="crisp")
     # One bar is stretched (with loop context) and then repeated, so Rubber Band's timing drift
@@ -185,6 +161,8 @@ def _stretch(x: np.ndarray, sr: int, speed: float, bars: int, bar_out: float,
     scale = st.shape[1] / ext.shape[1]
     start = int(round(pad * scale))
     n_st = int(round(b * scale))
+    if n_st < 1:  # Rubber Band returns nothing for a few dozen samples (a card's bar at ~5 Hz)
+        raise too_short
     loop = st[:, start:start + n_st].copy()
     # The stretched bar's end does not quite run into its start (the stretcher saw the two at
     # different moments): crossfade the end into what the stretcher made just before the start,
@@ -193,22 +171,114 @@ def _stretch(x: np.ndarray, sr: int, speed: float, bars: int, bar_out: float,
     if f > 0:
         w = _fade_in(f)
         loop[:, -f:] = loop[:, -f:] * w[::-1] + st[:, start - f:start] * w
-    return _repitch(loop, bars, bar_out, n_out)
+    return _repitch(loop, bars, n_out)       # n_st samples -> n_out / bars: seamless
 
 
 # ---- helpers ----
 
+def _check_card(card) -> None:
+    """A ValueError naming the field unless card has a usable sample_rate, tempo_bpm,
+    beats_per_bar and bar_samples (a ModelCard is checked when it is read; any other object here)."""
+    from beatgan.generator.card import check_card_fields
+
+    names = ("sample_rate", "tempo_bpm", "beats_per_bar", "bar_samples")
+    values, missing = [], []
+    for k in names:
+        try:
+            values.append(getattr(card, k))
+        except AttributeError:
+            missing.append(k)
+        except ArithmeticError as e:  # a computed field (a config's bar length) that fails
+            raise ValueError(f"card.{k} cannot be computed ({e})") from None
+    if missing:
+        raise ValueError(f"card has no {', '.join(missing)} (pass the model's ModelCard)")
+    if values[-1] is None:  # check_card_fields takes None as "not given"; a renderer needs it
+        raise ValueError("card.bar_samples must be a positive integer, got None")
+    try:
+        check_card_fields(*values)
+    except ValueError as e:
+        raise ValueError(f"card.{e}") from None
+
+
 def _check_bar(bar, card) -> np.ndarray:
-    x = np.asarray(bar, dtype=np.float32)
-    if x.ndim == 1:
-        x = x[None, :]
+    """The bar as float32 (C, card.bar_samples), finite, or a ValueError that says what it is."""
     want = int(card.bar_samples)
-    if x.ndim != 2 or x.shape[1] != want or x.shape[0] < 1:
-        raise ValueError(f"expected a bar of shape (channels, {want}) at {card.sample_rate} Hz, "
-                         f"got {tuple(np.shape(bar))}")
-    if not np.all(np.isfinite(x)):
+    shape_error = (f"expected a bar of shape (channels, {want}) at {card.sample_rate} Hz, "
+                   f"got {{}}")
+    try:
+        a = np.asarray(bar)
+    except (TypeError, ValueError):  # ragged nesting: numpy cannot make one array of it
+        raise ValueError(shape_error.format("a ragged sequence")) from None
+    if a.dtype.kind not in "biuf":
+        raise ValueError(f"the bar must hold real numbers, got {a.dtype} samples")
+    if a.ndim == 1:
+        a = a[None, :]
+    if a.ndim != 2 or a.shape[1] != want or a.shape[0] < 1:
+        raise ValueError(shape_error.format(tuple(np.shape(bar))))
+    if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
         raise ValueError("the bar contains NaN or infinite samples")
+    with np.errstate(over="ignore"):
+        x = a.astype(np.float32)
+    if not np.all(np.isfinite(x)):
+        raise ValueError("the bar has samples beyond float32's range (|x| > 3.4e38)")
     return x
+
+
+def _unit_level(x: np.ndarray) -> tuple[np.ndarray, float]:
+    """(C, B) float32 -> the bar with its DC removed and its peak at 1, and the peak it had.
+
+    The mean is taken in float64, so a constant bar (even 1e-30) leaves exactly nothing; what is
+    left below float32's smallest normal number (1.2e-38) is flushed to zero, so a subnormal bar
+    is silence rather than a NaN after normalising. A level of 0.0 means silence."""
+    d = x.astype(np.float64)
+    d -= d.mean(axis=1, keepdims=True)
+    d[np.abs(d) < np.finfo(np.float32).tiny] = 0.0
+    level = float(np.max(np.abs(d))) if d.size else 0.0
+    if level == 0.0:
+        return np.zeros_like(x), 0.0
+    return (d / level).astype(np.float32), level
+
+
+def _set_level(y: np.ndarray, level: float, headroom_db: float | None) -> np.ndarray:
+    """The rendered loop y (made at unit input peak) at its final level, float32.
+
+    headroom_db None: the input's own level (level). Otherwise the loudest sample lands at
+    -headroom_db dBFS, but the loop is never raised more than MAX_GAIN_DB above the input's
+    level, so a near-silent bar stays near silent."""
+    peak = float(np.max(np.abs(y))) if y.size else 0.0
+    if headroom_db is None:
+        gain = level
+    elif peak > 0.0:
+        gain = min(10.0 ** (-headroom_db / 20.0) / peak, level * 10.0 ** (MAX_GAIN_DB / 20.0))
+    else:
+        gain = 0.0
+    f32 = np.finfo(np.float32)
+    if not peak * gain <= f32.max:
+        raise ValueError(f"the loop's level (peak {peak * gain:.3g}) is beyond float32's range; "
+                         "render with normalize=True")
+    out = np.ascontiguousarray(y, dtype=np.float32)
+    out *= np.float32(gain)
+    out[np.abs(out) < f32.tiny] = 0.0                        # no subnormals in the file
+    return out
+
+
+def _check_onsets(onsets, b: int) -> np.ndarray | None:
+    """None, or the onsets as sorted unique int64 source positions in 0..b-1 (a position past
+    the bar or before it wraps, as in a loop); a ValueError unless they are finite real numbers
+    in a sequence (or a single number)."""
+    if onsets is None:
+        return None
+    try:
+        a = np.asarray(onsets)
+    except (TypeError, ValueError):  # ragged nesting
+        raise ValueError("onsets must be a sequence of sample positions, got a ragged one") from None
+    if a.dtype.kind not in "biuf" or a.ndim > 1:
+        raise ValueError(f"onsets must be a 1-D sequence of sample positions, got {a.dtype} "
+                         f"of shape {a.shape}")
+    a = a.astype(np.float64).reshape(-1)
+    if not np.all(np.isfinite(a)):
+        raise ValueError("onsets must be finite sample positions, got NaN or infinity")
+    return np.unique(np.mod(np.round(a), b).astype(np.int64) % b)
 
 
 def _check_int(name: str, value, lo: int, hi: int) -> int:
@@ -230,6 +300,8 @@ def _close_seam(x: np.ndarray, sr: int) -> np.ndarray:
     c, b = x.shape
     k = max(3, min(int(round(SEAM_FIT_S * sr)), b // 4))
     m = max(2, min(int(round(SEAM_RAMP_S * sr)), b // 2))
+    if b < 2 * k:  # too few samples to fit a line on each side (a card's bar of under 6)
+        return x
     t = np.arange(k, dtype=np.float64) - (k - 1) / 2.0       # centred positions
     denom = float(np.sum(t * t))
 
@@ -251,19 +323,6 @@ def _close_seam(x: np.ndarray, sr: int) -> np.ndarray:
     return y
 
 
-def _with_beat_anchors(onsets: np.ndarray, b: int, beats: int) -> np.ndarray:
-    """The onsets plus a cut at every beat that has no onset within half a sixteenth, so a
-    sustained sound is still anchored to the grid; sorted and unique, at least one."""
-    onsets = np.unique(np.mod(onsets, b))
-    grid = np.round(np.arange(beats) * b / beats).astype(np.int64)
-    tol = b / beats / 8.0
-    if onsets.size:
-        d = np.abs(grid[:, None] - onsets[None, :])
-        d = np.minimum(d, b - d).min(axis=1)
-        grid = grid[d > tol]
-    return np.unique(np.concatenate([onsets, grid]))
-
-
 def _fade_in(n: int) -> np.ndarray:
     """Raised-cosine 0 -> 1 over n samples; with its reverse it sums to exactly 1."""
     return (np.sin(0.5 * np.pi * (np.arange(n) + 0.5) / n) ** 2).astype(np.float32)
@@ -274,12 +333,3 @@ def _take(y: np.ndarray, start: int, n: int) -> np.ndarray:
     if out.shape[1] < n:  # the resampler may round its length down by a sample
         out = np.concatenate([out, np.zeros((y.shape[0], n - out.shape[1]), y.dtype)], axis=1)
     return out
-
-
-def _fold(acc: np.ndarray, margin: int, n: int) -> np.ndarray:
-    """Wrap a buffer whose index a is output sample (a - margin) mod n onto n samples."""
-    c, total = acc.shape
-    k = -(-total // n)
-    buf = np.zeros((c, k * n), dtype=acc.dtype)
-    buf[:, :total] = acc
-    return np.roll(buf.reshape(c, k, n).sum(axis=1), -margin, axis=1)

@@ -1,6 +1,7 @@
 """Make the pictures in docs/render.md: one drum bar at 100, 125 and 160 bpm in each fit mode.
 
     .venv/bin/python docs/make_render_figures.py        # writes docs/img/render_<mode>.png
+    .venv/bin/python docs/make_render_figures.py beats  # only render_beats.png
 
 The bar is the GMRockKit pattern from bench/drumbar.py (synthetic if the kit is missing),
 made at the model's 14.7 kHz and 125 bpm, then rendered to 44.1 kHz. Needs matplotlib.
@@ -24,7 +25,7 @@ TEMPOS = (100.0, 125.0, 160.0)
 RATE = 44100
 TITLES = {
     "repitch": "repitch: one resample, speed and pitch move together (a turntable)",
-    "beats": "beats (default): slices at the hits, each played at its own speed",
+    "beats": "beats (default): slices at the hits, each at its own speed, bodies stretched",
     "stretch": "stretch: Rubber Band time-stretch, pitch kept, transients softened",
 }
 
@@ -50,7 +51,10 @@ def main() -> int:
     out_dir = ROOT / "docs" / "img"
     out_dir.mkdir(parents=True, exist_ok=True)
     longest = card.beats_per_bar * 60.0 / min(TEMPOS)
+    wanted = sys.argv[1:] or list(TITLES)
     for mode, title in TITLES.items():
+        if mode not in wanted:
+            continue
         fig, axes = plt.subplots(2 * len(TEMPOS), 1, figsize=(10, 10), sharex=True,
                                  gridspec_kw={"height_ratios": [1, 2] * len(TEMPOS)})
         for k, tempo in enumerate(TEMPOS):

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import math
+import numbers
 import os
 import tempfile
 from dataclasses import dataclass, field, fields
@@ -13,6 +15,39 @@ from .latent import check_truncation
 CARD_FILE = "model_card.json"
 INDEX_FILE = "model.safetensors.index.json"
 FORMAT_VERSION = 1
+
+
+def check_card_fields(sample_rate, tempo_bpm, beats_per_bar, bar_samples=None) -> None:
+    """The fields every consumer of a card relies on, or a ValueError that names the bad one.
+
+    sample_rate: Hz, a positive integer. tempo_bpm: the model tempo, finite and > 0 (fractional
+    allowed). beats_per_bar: a positive integer. bar_samples (when given): a positive integer,
+    round(beats_per_bar * 60 / tempo_bpm * sample_rate) to within one sample (a card written by
+    another program may round differently, but not by more).
+    """
+    def whole(name, v):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+
+    whole("sample_rate", sample_rate)
+    if (isinstance(tempo_bpm, bool) or not isinstance(tempo_bpm, numbers.Real)
+            or not math.isfinite(tempo_bpm) or tempo_bpm <= 0):
+        raise ValueError(f"tempo_bpm must be a finite number of beats a minute > 0, got {tempo_bpm!r}")
+    whole("beats_per_bar", beats_per_bar)
+    try:
+        exact = beats_per_bar * 60.0 / float(tempo_bpm) * sample_rate
+    except OverflowError:  # integers beyond a float's range
+        exact = math.inf
+    if not (math.isfinite(exact) and round(exact) >= 1):
+        raise ValueError(f"tempo_bpm {tempo_bpm!r} makes a bar of {exact:g} samples at "
+                         f"{sample_rate!r} Hz; a bar must be at least one sample and finite")
+    if bar_samples is not None:
+        whole("bar_samples", bar_samples)
+        want = int(round(exact))
+        if abs(int(bar_samples) - want) > 1:
+            raise ValueError(f"bar_samples {bar_samples!r} disagrees with beats_per_bar "
+                             f"{beats_per_bar!r} at {tempo_bpm!r} bpm and {sample_rate!r} Hz "
+                             f"({want} samples)")
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -79,16 +114,37 @@ class ModelCard:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelCard":
+        if not isinstance(d, dict):
+            raise ValueError(f"a model card is a JSON object, got {type(d).__name__}")
         d = dict(d)
         version = d.get("format_version")
         if version != FORMAT_VERSION:
             raise ValueError(f"format_version {version!r} is not supported (expected {FORMAT_VERSION})")
-        cfg = GeneratorConfig.from_dict(d.pop("config"))
+        raw = d.pop("config", None)
+        if not isinstance(raw, dict):
+            raise ValueError(f"config must be an object, got {raw!r}")
+        # The musical fields first: a config builds its bar length from them, and tempo 0 there
+        # would be a ZeroDivisionError rather than a sentence.
+        defaults = GeneratorConfig.__dataclass_fields__
+        try:
+            check_card_fields(*(raw.get(k, defaults[k].default)
+                                for k in ("sample_rate", "tempo_bpm", "beats_per_bar")))
+        except ValueError as e:
+            raise ValueError(f"config.{e}") from None
+        try:
+            cfg = GeneratorConfig.from_dict(raw)
+        except ArithmeticError as e:  # a config field out of any float's range (checked above)
+            raise ValueError(f"config: {e}") from e
+        check_card_fields(cfg.sample_rate, cfg.tempo_bpm, cfg.beats_per_bar, cfg.bar_samples)
         own = {f.name for f in fields(cls)} - {"config"}
         card = cls(config=cfg, **{k: v for k, v in d.items() if k in own})
-        if d.get("bar_samples", card.bar_samples) != card.bar_samples:
-            raise ValueError(f"bar_samples {d['bar_samples']} disagrees with the config "
-                             f"({card.bar_samples})")
+        # The flattened copies (for readers without the config) must say what the config says.
+        for key in ("sample_rate", "tempo_bpm", "beats_per_bar", "bar_samples", "slice_samples",
+                    "channels"):
+            if key in d and (isinstance(d[key], bool) or not isinstance(d[key], numbers.Real)
+                             or d[key] != getattr(card, key)):
+                raise ValueError(f"{key} {d[key]!r} disagrees with the config "
+                                 f"({getattr(card, key)!r})")
         if not isinstance(card.sampling, dict):
             raise ValueError(f"sampling must be an object, got {card.sampling!r}")
         if "truncation" in card.sampling:
@@ -108,6 +164,6 @@ class ModelCard:
             raise FileNotFoundError(f"{path}: model card missing")
         try:
             return cls.from_dict(json.loads(path.read_text()))
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, ArithmeticError) as e:
             raise ValueError(f"{path}: not a valid model card ({e})") from e
 

@@ -1,0 +1,332 @@
+"""Beats mode: one bar cut at its hits and laid out again at the host tempo, each slice at its own
+speed, with no holes and the bar's loudness kept.
+
+    cuts, anchors = slice_points(starts, B, beats, sr, hits)     # from onsets.detect_hits
+    loop = beats_bar(x, sr, cuts, anchors, host_samples)          # (C, host_samples) at sr
+
+x is the prepared loop bar (C, B) at the model rate sr; host_samples is one bar at the host
+tempo in samples of sr. The caller resamples the result once to the output rate, so no filter
+ever sees a cut.
+
+1. Slices. Each hit's slice starts EARLY_S before its attack (so no part of the attack is left
+   in the slice before) and is anchored at its hit, the sample that must land on the host grid
+   (its source time x host_samples / B). Hits closer than CLUSTER_S are one slice anchored at
+   their middle. Every beat with no hit near it gets a cut too.
+2. Each slice plays at its own speed, so its hit keeps its pitch and attack. Its first ATTACK_S
+   (less for a short slice) is played as it is; the rest, its body, is stretched (slower tempo)
+   or squeezed (faster) to its slot by overlap-adding 20 ms grains of it: the pitch stays, the
+   slice rings on instead of leaving a hole, and the next slice starts exactly on its time.
+   Grain crossfades keep the power whatever the grains' correlation; the slice fades out under
+   the next slice's 3 ms lead-in.
+3. Loudness. Keeping the attacks and stretching the bodies changes how much of the bar is
+   attack, and so its loudness after peak normalisation: one gain for all the bodies (within
+   +-BODY_GAIN_DB) gives the bar the source's RMS over peak again. The attacks are untouched.
+
+`fill` and `squeeze` choose other ways to fill a slot, for measuring them against each other
+(bench/render.py): "loop" repeats the end of the body, "gap" leaves silence (the old beats
+mode), "cut" shortens a sped-up slice instead of squeezing it.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+XFADE_S = 0.003        # lead-in of a slice, which crossfades with the end of the one before, s
+ATTACK_S = 0.040       # start of a slice played as it is (a short one: all but BODY_MIN_S), s
+GRAIN_S = 0.020        # grain of the overlap-add stretch, seconds (hop: half of it)
+GRAIN_MIN_S = 0.001    # shortest grain; a shorter body is not stretched (the slice fades), s
+BODY_MIN_S = 0.003     # a short slice stretches only its last this much, seconds
+GUARD_S = 0.003        # the last part before the next cut (its lead-in) is never stretched, s
+TAIL_S = 0.008         # how far a slice rings past its slot when sped up, seconds
+PERIOD_S = (0.0015, 0.025)  # periods looked for in a pitched body (40..670 Hz), seconds
+PERIOD_LOOK_S = 0.05   # how much of a body the period is measured on, seconds
+PITCHED = 0.6          # a body is pitched when its autocorrelation reaches this at its period
+BODY_GAIN_DB = 6.0     # the most the bodies' gain moves to keep the bar's loudness, dB
+
+EARLY_S = 0.0005       # a slice starts this long before its attack's first sample, seconds
+CLUSTER_S = 0.005      # onsets closer than this to the first of a group are one slice, s
+FILL = "stretch"       # slowed slice: "stretch" (the body), "loop" (its end) or "gap"
+SQUEEZE = "stretch"    # sped-up slice: "stretch" (squeeze the body) or "cut" (ring TAIL_S)
+SQUEEZE_FROM = 0.9     # ... but only cut while the slot is at least this share of the slice
+KEEP_LOUDNESS = True   # one gain for the bodies keeps the bar's RMS over peak
+SLICE_GAIN_DB = 12.0   # each slowed slice's body first gets the gain (within +-this) that keeps
+                       # the slice's mean power over its slot; 0 turns it off
+
+
+def slice_points(onsets: np.ndarray, b: int, beats: int, sr: int,
+                 hits: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(cuts, anchors) in source samples: where the slices start (int64, sorted, in [0, b)) and
+    the sample of each that lands on the host grid (float64, >= its cut, may pass b).
+
+    onsets: where the attacks start (source samples); hits: where each lands on the grid (the
+    onsets themselves when None). A slice starts EARLY_S before its onset. Onsets within
+    CLUSTER_S of the first of a group are one slice, cut at the first (an attack is never cut
+    in two) and anchored at the middle of the group's hits, so of two hits a few ms apart (a
+    kick and a hat played nearly together) neither is off its grid time by more than half the
+    group's span x (stretch - 1). A beat with no onset within half a sixteenth gets a cut, so a
+    sustained sound is still anchored to the grid."""
+    onsets = np.mod(np.asarray(onsets, dtype=np.int64), b)
+    hits = onsets if hits is None else np.mod(np.asarray(hits, dtype=np.int64), b)
+    lead = (hits - onsets) % b
+    early = int(round(EARLY_S * sr))
+    hits = onsets + np.where(lead <= int(round(CLUSTER_S * sr)), lead, 0)
+    onsets = np.mod(onsets - early, b)                       # hits now `lead + early` after
+    onsets, first = np.unique(onsets, return_index=True)
+    hits = hits[first]
+    grid = np.round(np.arange(beats) * b / beats).astype(np.int64)
+    tol = b / beats / 8.0
+    if onsets.size:
+        d = np.abs(grid[:, None] - onsets[None, :])
+        d = np.minimum(d, b - d).min(axis=1)
+        grid = grid[d > tol]
+    points = np.concatenate([onsets, grid])
+    lead_of = dict(zip(points.tolist(),
+                       np.concatenate([(hits - onsets) % b, np.zeros_like(grid)]).tolist()))
+    points = np.unique(points)
+    span = int(round(CLUSTER_S * sr))
+    # Group from the first point after the widest gap, so a group never straddles the wrap.
+    gaps = np.diff(np.append(points, points[0] + b))
+    start = (int(np.argmax(gaps)) + 1) % points.size
+    order = np.roll(points, -start)
+    order = np.where(np.arange(order.size) >= order.size - start, order + b, order) \
+        if start else order
+
+    def hit(p: int) -> int:
+        return p + lead_of[p % b]
+
+    cuts, anchors = [], []
+    first = int(order[0])
+    lo = hi = hit(first)
+    for p in order[1:].tolist():
+        if p - first < span:
+            lo, hi = min(lo, hit(p)), max(hi, hit(p))
+            continue
+        cuts.append(first)
+        anchors.append(0.5 * (lo + hi))
+        first = p
+        lo = hi = hit(p)
+    cuts.append(first)
+    anchors.append(0.5 * (lo + hi))
+    cuts, anchors = np.asarray(cuts, dtype=np.int64), np.asarray(anchors, dtype=np.float64)
+    anchors -= cuts - cuts % b
+    cuts, k = np.unique(cuts % b, return_index=True)        # (a bar of a few samples repeats)
+    return cuts, anchors[k]
+
+
+def beats_bar(x: np.ndarray, sr: int, cuts: np.ndarray, anchors: np.ndarray, host_samples: int,
+              *, fill: str | None = None, squeeze: str | None = None,
+              keep_loudness: bool | None = None) -> np.ndarray:
+    """(C, B) loop bar -> (C, host_samples) float32: the slices between cuts laid out at the host
+    tempo, each placed so that its anchor lands on the host grid (see `slice_points`). The
+    result is a loop (what runs past its end is folded onto its start)."""
+    fill, squeeze = fill or FILL, squeeze or SQUEEZE
+    keep_loudness = KEEP_LOUDNESS if keep_loudness is None else keep_loudness
+    c, b = x.shape
+    cuts = np.asarray(cuts, dtype=np.int64)
+    assert cuts.size >= 1 and np.all(np.diff(cuts) > 0) and 0 <= cuts[0] and cuts[-1] < b, \
+        f"expected sorted cuts in 0..{b - 1}, got {cuts}"
+    s = host_samples / b                                    # host samples per source sample
+    xf = max(1, int(round(XFADE_S * sr)))
+    tail = int(round(TAIL_S * sr))
+    # Where each slice starts: its anchor on the host grid, less the (natural-speed) distance
+    # from its cut to its anchor. The last entry is the first slice one bar later.
+    lead = np.asarray(anchors, dtype=np.float64) - cuts
+    pos = np.round(np.asarray(anchors, dtype=np.float64) * s - lead).astype(np.int64)
+    pos = np.append(pos, pos[0] + host_samples)
+    shift = int(min(0, pos[0]))
+    pos -= shift                                            # the first slice starts at >= 0
+    ends = np.append(cuts[1:], cuts[0] + b)
+    # The loop with context before and after, so any slice reads it without wrapping.
+    ext = x[:, np.arange(-xf - 1, 2 * b + xf + tail + 2) % b]
+    off = xf + 1                                            # ext index of source sample 0
+    margin = xf + 1
+    acc = np.zeros((2, c, 2 * margin + int(pos[-1]) + tail + xf), dtype=np.float32)
+    peak = float(np.max(np.abs(x))) if x.size else 0.0
+    for i, (o, e) in enumerate(zip(cuts.tolist(), ends.tolist())):
+        slot = max(1, int(pos[i + 1] - pos[i]))
+        att, body = _slice(ext, off + o, e - o, slot, sr, xf, fill, squeeze)
+        if keep_loudness and SLICE_GAIN_DB > 0 and slot > e - o:
+            body = body * np.float32(_slice_gain(att, body, ext[:, off + o:off + e], xf, slot,
+                                                 peak))
+        at = margin + int(pos[i]) - xf
+        acc[0, :, at:at + att.shape[1]] += att
+        acc[1, :, at:at + body.shape[1]] += body
+    a, bd = _fold(acc[0], margin - shift, host_samples), _fold(acc[1], margin - shift, host_samples)
+    g = _body_gain(a, bd, _crest(x)) if keep_loudness else 1.0
+    return a + np.float32(g) * bd
+
+
+def _slice_gain(att: np.ndarray, body: np.ndarray, natural: np.ndarray, xf: int, slot: int,
+                peak: float) -> float:
+    """The gain for a slowed slice's body at which the slice has over its slot the mean power
+    it has in the source over its own length (within +-SLICE_GAIN_DB, and no louder than the
+    bar's peak): a slowed hit rings on at the loudness it had, not quieter."""
+    want = float(np.mean(np.square(natural, dtype=np.float64))) * slot
+    a = att[:, xf:xf + slot].astype(np.float64)
+    bd = body[:, xf:xf + slot].astype(np.float64)
+    aa, ab, bb = float(np.sum(a * a)), float(np.sum(a * bd)), float(np.sum(bd * bd))
+    if bb <= 0.0 or want <= 0.0:
+        return 1.0
+    disc = ab * ab - bb * (aa - want)
+    g = (-ab + np.sqrt(disc)) / bb if disc > 0.0 else 1.0
+    top = float(np.max(np.abs(body)))
+    hi = 10.0 ** (SLICE_GAIN_DB / 20.0)
+    if top > 0.0:
+        hi = min(hi, max(1.0, peak / top))
+    return float(np.clip(g, 1.0, hi))
+
+
+def _crest(z: np.ndarray) -> float:
+    """Mean power over squared peak (0 for silence)."""
+    peak = float(np.max(np.abs(z))) if z.size else 0.0
+    return float(np.mean(np.square(z, dtype=np.float64))) / peak ** 2 if peak > 0.0 else 0.0
+
+
+def _body_gain(a: np.ndarray, bd: np.ndarray, crest: float) -> float:
+    """The gain g (within +-BODY_GAIN_DB) for the bodies at which a + g bd has the given mean
+    power over squared peak, i.e. the loudness the loop has after peak normalisation.
+
+    The power is a quadratic in g. The peak, for any g in range, is at one of the samples whose
+    |a| + g_max |bd| reaches the peak at the lowest g (no other can be loudest), usually a
+    handful; g is the best of a 0.1 dB grid."""
+    if crest <= 0.0 or not np.any(bd):
+        return 1.0
+    g = 10.0 ** (np.linspace(-BODY_GAIN_DB, BODY_GAIN_DB, 121) / 20.0)        # (G,)
+    af, bf = a.ravel(), bd.ravel()
+    aa, ab, bb = (float(np.dot(af, af)), float(np.dot(af, bf)), float(np.dot(bf, bf)))
+    power = (aa + 2.0 * g * ab + g * g * bb) / af.size
+    reach = np.abs(af) + np.float32(g[-1]) * np.abs(bf)
+    cand = np.flatnonzero(reach >= np.max(np.abs(af + np.float32(g[0]) * bf)))
+    peak = np.max(np.abs(af[cand][None, :].astype(np.float64)
+                         + g[:, None] * bf[cand][None, :]), axis=1)
+    err = np.abs(np.log(np.maximum(power, 1e-300) / np.maximum(peak, 1e-300) ** 2 / crest))
+    return float(g[int(np.argmin(err + 1e-3 * np.abs(np.log(g))))])
+
+
+def _slice(ext: np.ndarray, start: int, natural: int, slot: int, sr: int, xf: int,
+           fill: str, squeeze: str) -> tuple[np.ndarray, np.ndarray]:
+    """One slice as placed, split into its attack and its body (the two add up to the slice):
+    xf samples of lead-in (fading in), then `slot` samples that begin with the hit; the end fades
+    out under the next slice's lead-in (or rings on for TAIL_S when sped up).
+
+    ext[:, start] is the cut; natural = source samples to the next cut; slot = host samples to
+    where the next slice starts."""
+    c = ext.shape[0]
+    guard = min(int(round(GUARD_S * sr)), natural // 4)
+    # A short slice (a flam's first stroke) keeps all but its last BODY_MIN_S as it is.
+    attack = min(int(round(ATTACK_S * sr)),
+                 max(natural // 2, natural - guard - int(round(BODY_MIN_S * sr))))
+    body_len = natural - guard - attack                       # body: [attack, natural - guard)
+    g = min(int(round(GRAIN_S * sr)), body_len) // 2 * 2
+    stretch = (fill != "gap" if slot > natural
+               else squeeze == "stretch" and slot < SQUEEZE_FROM * natural)
+    if not stretch or g < max(2, int(round(GRAIN_MIN_S * sr))) or slot < attack + g:
+        # As it is: up to the slot (sped up: ring on for TAIL_S, never past the next cut), or up
+        # to the next cut (slowed down, nothing to stretch: fade out there).
+        end = min(natural, slot + int(round(TAIL_S * sr)))
+        seg = ext[:, start - xf:start + end].copy()
+        f = xf + (end - slot) if end > slot else min(xf, end)
+        seg[:, -f:] *= _fade_in(f)[::-1]
+        seg[:, :xf] *= _fade_in(xf)
+        split = np.zeros(seg.shape[1], dtype=np.float32)       # 0 in the attack, 1 in the body
+        if xf + attack < seg.shape[1]:
+            h = max(1, min(int(round(0.5 * GRAIN_S * sr)), attack))
+            split[xf + attack:] = 1.0
+            split[xf + attack - h:xf + attack] = _fade_in(h)
+        return seg * (1.0 - split), seg * split
+    h = g // 2
+    total = xf + slot
+    att = np.zeros((c, total), dtype=np.float32)
+    # Lead-in and attack as they are, fading out over grain 0's fade-in: grain 0 reads the same
+    # samples there, so the two add back to the signal.
+    att[:, :xf + attack] = ext[:, start - xf:start + attack]
+    att[:, :xf] *= _fade_in(xf)
+    att[:, xf + attack - h:xf + attack] *= _fade_in(h)[::-1]
+    # Grains every h samples from slice time attack - h; their read positions spread the slot's
+    # [attack, slot) over the body [attack, natural - guard) ("stretch"), or follow the slice
+    # and then cycle over the body's last 50 ms ("loop").
+    k_n = int(math.ceil((slot - attack + h) / h)) + 1
+    syn = attack - h + h * np.arange(k_n)
+    last = natural - guard - g                                 # last read start
+    if fill == "loop" and slot > natural:
+        loop_len = max(g, min(body_len, int(round(0.050 * sr))))
+        first = natural - guard - loop_len
+        ana = syn.copy()
+        over = ana > last
+        ana[over] = first + (ana[over] - first) % max(1, loop_len - g + 1)
+    else:
+        ana = attack - h + np.round((syn - (attack - h)) * (last - (attack - h))
+                                    / max(1, slot - h - g - (attack - h) + h))
+        ana = np.minimum(ana, last)
+        # A pitched body (a tone, a tom, a kick's boom): read each grain a whole number of
+        # periods from where the slice would be at that moment, so grains join in phase.
+        period = _period(ext[:, start + attack:start + natural - guard], sr)
+        if period:
+            lo_a, hi_a = attack - h, last
+            ana = syn + np.round((ana - syn) / period) * period
+            ana = np.where(ana > hi_a, ana - period * np.ceil((ana - hi_a) / period), ana)
+            ana = np.where(ana < lo_a, ana + period * np.ceil((lo_a - ana) / period), ana)
+            ana = np.clip(np.round(ana), lo_a, hi_a)
+    ana = np.maximum(ana, attack - h).astype(np.int64)
+    grains = ext[:, (start + ana)[:, None] + np.arange(g)[None, :]]          # (C, K, g)
+    # Crossfades that keep the power: grain k + 1 fades in as f while grain k fades out as
+    # w, with w^2 + f^2 + 2 rho w f = 1 for the correlation rho of the two where they overlap
+    # (rho = 1: w = 1 - f, the plain crossfade of equal content; rho = 0: w^2 + f^2 = 1).
+    tail_k, head_k = grains[:, :-1, h:], grains[:, 1:, :h]
+    num = np.einsum("ckn,ckn->k", tail_k, head_k)
+    den = np.sqrt(np.einsum("ckn,ckn->k", tail_k, tail_k) * np.einsum("ckn,ckn->k", head_k, head_k))
+    rho = np.clip(np.divide(num, den, out=np.ones_like(num), where=den > 0), 0.0, 1.0)
+    f = _fade_in(h)[None, :]                                  # (1, h)
+    w_out = -rho[:, None] * f + np.sqrt(np.maximum(rho[:, None] ** 2 * f * f - f * f + 1.0, 0.0))
+    win = np.ones((k_n, g), dtype=np.float32)
+    win[1:, :h] = f
+    win[0, :h] = _fade_in(h)                                  # against the attack: same content
+    win[:-1, h:] = w_out
+    grains = grains * win
+    ola = np.zeros((c, (k_n + 1) * h), dtype=np.float32)
+    even = grains[:, 0::2].reshape(c, -1)
+    odd = grains[:, 1::2].reshape(c, -1)
+    ola[:, :even.shape[1]] += even
+    ola[:, h:h + odd.shape[1]] += odd
+    body = np.zeros((c, total), dtype=np.float32)
+    a0 = xf + attack - h                                       # grain 0 in slice samples
+    n = min(total - a0, ola.shape[1])
+    body[:, a0:a0 + n] = ola[:, :n]
+    body[:, total - xf:] *= _fade_in(xf)[::-1]                 # under the next slice's lead-in
+    return att, body
+
+
+def _period(body: np.ndarray, sr: int) -> float | None:
+    """The body's period in samples (fractional) when it is clearly pitched (normalised
+    autocorrelation >= PITCHED at a lag of PERIOD_S), else None."""
+    v = body[:, :int(PERIOD_LOOK_S * sr)].sum(axis=0).astype(np.float64)
+    n = v.size
+    lo, hi = int(PERIOD_S[0] * sr), min(int(PERIOD_S[1] * sr), n // 2)
+    if hi <= lo + 2:
+        return None
+    v -= v.mean()
+    spec = np.fft.rfft(v, 1 << int(math.ceil(math.log2(2 * n))))
+    ac = np.fft.irfft(spec.real ** 2 + spec.imag ** 2)[:hi + 2]
+    if ac[0] <= 0.0:
+        return None
+    ac = ac / (ac[0] * (n - np.arange(ac.size)) / n)          # unbiased, 1 at lag 0
+    k = lo + int(np.argmax(ac[lo:hi]))
+    if ac[k] < PITCHED:
+        return None
+    den = ac[k - 1] - 2.0 * ac[k] + ac[k + 1]
+    return float(k + (0.5 * (ac[k - 1] - ac[k + 1]) / den if den < 0 else 0.0))
+
+
+def _fade_in(n: int) -> np.ndarray:
+    """Raised-cosine 0 -> 1 over n samples; with its reverse it sums to exactly 1."""
+    return (np.sin(0.5 * np.pi * (np.arange(n) + 0.5) / n) ** 2).astype(np.float32)
+
+
+def _fold(acc: np.ndarray, margin: int, n: int) -> np.ndarray:
+    """Wrap a buffer whose index a is output sample (a - margin) mod n onto n samples."""
+    c, total = acc.shape
+    k = -(-total // n)
+    buf = np.zeros((c, k * n), dtype=acc.dtype)
+    buf[:, :total] = acc
+    return np.roll(buf.reshape(c, k, n).sum(axis=1), -margin, axis=1)

@@ -1,0 +1,217 @@
+"""Beats mode on real drums: the loop corpus (recorded one-shots, known hit times), the figures
+that measure a render against it, the onset detector's stability, and the targets of
+docs/render.md "Beats mode on real drums" at 70, 97.3, 128 and 174 bpm, 44.1 and 48 kHz."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from beatgan.bridge import beats
+from beatgan.bridge.onsets import detect_hits, detect_onsets
+from beatgan.bridge.render import render
+from beatgan.training import loop_corpus
+from beatgan.training.loop_figures import (added_silence, hit_displacement_ms, loop_figures,
+                                           loudness_db, seam_step, silent_share)
+
+pytestmark = pytest.mark.skipif(loop_corpus.available() is not None,
+                                reason=str(loop_corpus.available()))
+
+TEMPOS = [70.0, 97.3, 128.0, 174.0]
+RATES = [44100, 48000]
+
+
+@pytest.fixture(scope="module")
+def loops():
+    return loop_corpus.corpus(seed=0)
+
+
+@pytest.fixture(scope="module")
+def figures(loops):
+    """Beats-mode figures of every corpus loop at every tempo and rate: {(name, tempo, rate)}."""
+    return {(L.name, t, r): loop_figures(render(L.bar, L.card, t, rate=r), r, L, t, "beats")
+            for L in loops for t in TEMPOS for r in RATES}
+
+
+# ---- the corpus ----
+
+def test_corpus_has_loops_of_every_kind(loops):
+    assert len(loops) >= 6
+    assert {L.bar.shape[0] for L in loops} == {1, 2}                        # mono and stereo
+    assert {L.card.tempo_bpm for L in loops} == {124.0, 125.0}
+    for L in loops:
+        assert L.bar.dtype == np.float32 and L.bar.shape[1] == L.card.bar_samples
+        assert L.card.sample_rate == 14700 and np.max(np.abs(L.bar)) == pytest.approx(0.9)
+        step = L.card.bar_samples / 16
+        off_ms = (np.array([h.time for h in L.hits]) + step / 2) % step - step / 2
+        assert np.max(np.abs(off_ms)) / 14.7 > 1.0, f"{L.name}: no hit is off the grid"
+    long_hits = [h for L in loops for h in L.hits if h.shot.shape[1] > 14700]
+    assert len(long_hits) >= 5                                               # sustained sounds
+    flams = 0
+    for L in loops:
+        for h in L.hits:
+            if not h.weak_lead:
+                continue
+            b = L.card.bar_samples
+            nxt = min((g for g in L.hits if not g.weak_lead and 0 < (g.time - h.time) % b),
+                      key=lambda g: (g.time - h.time) % b)
+            assert 10.0 <= ((nxt.time - h.time) % b) / 14.7 <= 20.0
+            assert h.level_db < nxt.level_db - 6.0
+            flams += 1
+    assert flams >= 6
+
+
+def test_the_bar_is_its_hits_and_the_seed_decides(loops):
+    for L in loops:
+        b = L.card.bar_samples
+        again = np.zeros(L.bar.shape)
+        for h in L.hits:
+            again[:, (h.time + np.arange(h.shot.shape[1])) % b] += h.shot
+        np.testing.assert_allclose(again, L.bar, atol=1e-5)
+    other = loop_corpus.corpus(seed=1, names=("rock",))[0]
+    assert np.array_equal(loop_corpus.corpus(seed=0, names=("rock",))[0].bar, loops[0].bar)
+    assert not np.array_equal(other.bar, loops[0].bar)
+
+
+# ---- the figures measure what they say ----
+
+def test_displacement_finds_a_known_shift(loops):
+    L = loops[1]
+    rate, tempo = 48000, 97.3
+    y = render(L.bar, L.card, tempo, rate=rate, mode="repitch")      # every hit exact
+    speed = tempo / L.card.tempo_bpm
+    d0 = hit_displacement_ms(y, rate, L.bar, 14700, L.attacks, L.card.tempo_bpm, tempo,
+                             speed=speed)
+    d2 = hit_displacement_ms(np.roll(y, int(0.002 * rate), axis=1), rate, L.bar, 14700,
+                             L.attacks, L.card.tempo_bpm, tempo, speed=speed)
+    assert np.max(np.abs(d0)) < 0.1
+    np.testing.assert_allclose(d2, 2.0, atol=0.1)
+
+
+def test_silence_loudness_and_seam_figures():
+    sr = 14700
+    t = np.arange(sr) / sr
+    tone = np.sin(2 * np.pi * 147 * t)[None, :]                # 147 Hz: whole cycles in 1 s
+    assert silent_share(tone, sr) == 0.0
+    holed = tone.copy()
+    holed[:, sr // 2:] = 0.0
+    assert added_silence(holed, sr, tone, sr) == pytest.approx(0.5, abs=0.01)
+    assert loudness_db(tone) == pytest.approx(-10 * math.log10(2), abs=0.01)
+    assert seam_step(tone) < 1.5                                # one step, as anywhere
+    assert seam_step(tone[:, :sr // 3 + 25]) > 10                # cut a quarter cycle late
+
+
+def test_the_old_gaps_are_caught(loops):
+    """A render that leaves silence after slowed slices (the old beats mode, fill='gap') fails
+    the silence figure: the measure can fail."""
+    L = loops[0]
+    old = beats.FILL
+    try:
+        beats.FILL = "gap"
+        y = render(L.bar, L.card, 70.0)
+    finally:
+        beats.FILL = old
+    assert added_silence(y, 44100, L.bar, 14700) > 0.2
+
+
+# ---- the onset detector ----
+
+@pytest.mark.parametrize("shift", [1, 37, 1000, 12345])
+def test_onsets_move_with_a_rotation_of_the_loop(loops, shift):
+    for L in loops:
+        b = L.card.bar_samples
+        starts, hits = detect_hits(L.bar, 14700)
+        s2, h2 = detect_hits(np.roll(L.bar, shift, axis=1), 14700)
+        np.testing.assert_array_equal(np.sort((s2 - shift) % b), starts, err_msg=L.name)
+        np.testing.assert_array_equal(np.sort((h2 - shift) % b), np.sort(hits), err_msg=L.name)
+
+
+def test_onsets_ignore_a_dc_offset(loops):
+    for L in loops:
+        np.testing.assert_array_equal(detect_onsets(L.bar + 0.3, 14700),
+                                      detect_onsets(L.bar, 14700), err_msg=L.name)
+
+
+def test_both_strokes_of_every_flam_are_found(loops):
+    """A weak stroke and the strong one 10-20 ms after it each start a slice (the old detector
+    kept the first of onsets within 30 ms, so the strong stroke played inside the weak one's
+    slice, off the grid)."""
+    for L in loops:
+        b = L.card.bar_samples
+        on = detect_onsets(L.bar, 14700)
+        for h in L.hits:
+            if not h.weak_lead:
+                continue
+            main = min((g for g in L.hits if not g.weak_lead and 0 < (g.time - h.time) % b),
+                       key=lambda g: (g.time - h.time) % b)
+            for stroke in (h, main):
+                d = ((on - stroke.attack + b // 2) % b - b // 2) / 14.7
+                assert np.min(np.abs(d)) <= 3.5, (L.name, stroke.instrument, d[np.abs(d) < 30])
+
+
+# ---- the targets ----
+
+@pytest.mark.parametrize("rate", RATES)
+@pytest.mark.parametrize("tempo", TEMPOS)
+def test_hits_land_on_the_host_grid_within_1ms_median(figures, loops, tempo, rate):
+    d = np.concatenate([figures[L.name, tempo, rate].displacement_ms for L in loops])
+    assert np.median(np.abs(d)) <= 1.0
+
+
+@pytest.mark.parametrize("tempo", TEMPOS)
+def test_most_hits_land_within_3ms(figures, loops, tempo):
+    """What the corpus shows today: at most 15 % of the hits (at 70 bpm; the old beats mode
+    moved 26 %) are more than 3 ms off, the misses being hits a few ms after a louder one or
+    under a cymbal. Tightening this is the open part of the target below."""
+    d = np.concatenate([figures[L.name, tempo, r].displacement_ms for L in loops for r in RATES])
+    assert np.mean(np.abs(d) > 3.0) <= 0.15
+
+
+@pytest.mark.xfail(strict=True, reason="target not met yet: a few hits masked by a louder one "
+                                       "(under a crash, 3-7 ms after a kick) are not cut")
+@pytest.mark.parametrize("tempo", TEMPOS)
+def test_every_hit_lands_within_3ms(figures, loops, tempo):
+    d = np.concatenate([figures[L.name, tempo, r].displacement_ms for L in loops for r in RATES])
+    assert np.max(np.abs(d)) <= 3.0
+
+
+@pytest.mark.parametrize("rate", RATES)
+@pytest.mark.parametrize("tempo", TEMPOS)
+def test_no_holes_slower_or_faster(figures, loops, tempo, rate):
+    for L in loops:
+        assert figures[L.name, tempo, rate].added_silence < 0.02, L.name
+
+
+@pytest.mark.parametrize("rate", RATES)
+def test_loudness_stays_within_half_a_db_at_every_tempo(figures, loops, rate):
+    for L in loops:
+        change = [figures[L.name, t, rate].loudness_change_db for t in TEMPOS]
+        assert max(abs(c) for c in change) <= 0.5, (L.name, np.round(change, 2))
+
+
+def test_the_seam_is_no_rougher_than_the_source(figures, loops):
+    """In beats mode the wrap is a join like any other: the step from the last sample to the
+    first is at most 3 typical steps, or 3 times the source's own (a hit on the downbeat)."""
+    for L in loops:
+        worst = max(figures[L.name, t, r].seam_step for t in TEMPOS for r in RATES)
+        assert worst <= max(3.0, 3.0 * seam_step(L.bar)), L.name
+
+
+def test_a_slowed_hit_keeps_its_attack_and_rings_on(loops):
+    """At 70 bpm a slice starts with the source's own samples (its attack, up to where the
+    stretched body fades in), and the body after them is not silent."""
+    L = loops[0]
+    x = L.bar - L.bar.mean(axis=1, keepdims=True)
+    b = L.card.bar_samples
+    cuts, anchors = beats.slice_points(detect_onsets(x, 14700), b, 4, 14700)
+    host = round(b * L.card.tempo_bpm / 70.0)
+    y = beats.beats_bar(x, 14700, cuts, anchors, host)
+    i = int(np.argmax(np.diff(np.append(cuts, cuts[0] + b))[:-1]))   # the longest slice
+    o = int(cuts[i])
+    at = int(round(anchors[i] * host / b - (anchors[i] - o)))
+    n = int((beats.ATTACK_S - beats.GRAIN_S / 2) * 14700)
+    np.testing.assert_allclose(y[:, at:at + n], x[:, o:o + n], atol=1e-5)
+    nxt = int(round(anchors[i + 1] * host / b - (anchors[i + 1] - cuts[i + 1])))
+    body = y[:, at + n:nxt - int(beats.XFADE_S * 14700)]
+    assert silent_share(body, 14700) == 0.0 and np.sqrt(np.mean(body ** 2)) > 1e-3

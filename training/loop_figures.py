@@ -1,0 +1,209 @@
+"""Figures of a rendered loop against its source, measured in the output (docs/render.md).
+
+    from beatgan.training.loop_figures import hit_displacement_ms, added_silence, loudness_db, seam_step
+
+All functions are pure: they take audio (float `(channels, samples)` with its rate) and what is
+known about the source, and trust nothing the renderer says about itself.
+
+- **Hit displacement**: where each hit's attack lands in the output, against its host-grid time
+  (its source time x model tempo / host tempo: the grid moves, the hit keeps its place in
+  musical time). The source itself, from 1 ms before the attack until 1 ms before the next
+  hit's attack lands at the host tempo (at least 2, at most 10 ms), played at its own speed and resampled to the output rate, is the
+  template; it is searched for within +-30 ms of where it belongs by least squares at one gain
+  for the whole loop (so a loud hit nearby, even the same drum 10 ms later in a flam, does not
+  pass for a weak one), to a fraction of a sample. Template and output are both first
+  differenced (+6 dB an octave), so the attack, not a kick's low tail under it, decides. Content that is not cut at a hit plays on
+  at its own speed inside the slice before it and shows up displaced; a slice started at the
+  hit puts it on the grid.
+- **Added silence**: the share of the loop whose 5 ms frames are more than 60 dB under its
+  peak, less the share of the source that is.
+- **Loudness**: RMS over the whole loop, in dB relative to its peak (so it reads the same before
+  and after peak normalisation); a loop's loudness change is this minus the source's, the
+  source resampled to the output rate first (its peak between 14.7 kHz samples counts).
+- **Seam step**: the jump from the loop's last sample to its first, in units of the RMS
+  sample-to-sample step of the whole loop (1.0 = a typical step).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+SEARCH_MS = 30.0          # how far from its grid time a hit is looked for, ms
+TEMPLATE_MAX_MS = 4.0     # longest stretch of source after a hit that is matched, ms
+TEMPLATE_MIN_MS = 2.0     # shortest (hits closer than this are matched together), ms
+PRE_MS = 1.0              # source before the attack that is part of the template, ms
+SAME_HIT_MS = 1.5         # attacks closer than this are matched together
+FRAME_MS = 5.0            # frame for the silence figure, ms
+SILENCE_DB = -60.0        # a frame this far under the loop's peak is silent
+
+
+def host_time(t_src: np.ndarray | float, sample_rate: int, model_bpm: float, host_bpm: float,
+              rate: int) -> np.ndarray:
+    """Output sample of a source sample at the host tempo: t / sr * model / host * rate."""
+    return np.asarray(t_src, dtype=np.float64) / sample_rate * (model_bpm / host_bpm) * rate
+
+
+def hit_displacement_ms(y: np.ndarray, rate: int, bar: np.ndarray, sample_rate: int,
+                        times: np.ndarray, model_bpm: float, host_bpm: float, *,
+                        speed: float = 1.0, search_ms: float = SEARCH_MS) -> np.ndarray:
+    """Signed displacement of each hit in one bar of the output y from its host-grid time, ms.
+
+    y: (C, n) the output, one bar of it from its start (n = the bar at host_bpm and rate).
+    bar: (C, B) the source bar at sample_rate; times: (H,) the source samples where the hits'
+        attacks start.
+    speed: how fast the output plays the source's content (1 for beats and stretch modes,
+        host / model for repitch). Positive = late. A hit found at the edge of the search
+        (+-search_ms) is reported there: it is at least that far off.
+    """
+    import soxr
+
+    y = np.asarray(y, dtype=np.float64)
+    x = np.asarray(bar, dtype=np.float64)
+    x = x - x.mean(axis=1, keepdims=True)
+    c, b = x.shape
+    assert y.shape[0] == c, f"expected {c} channels in the output, got {y.shape[0]}"
+    times = np.mod(np.asarray(times, dtype=np.int64), b)
+    n = y.shape[1]
+    u = rate / sample_rate / speed          # output samples per source sample of content
+    pad = b // 2
+    xr = soxr.resample(x[:, np.arange(-pad, b + pad) % b].T, sample_rate, rate / speed,
+                       quality="HQ").T                                   # (C, ~(b + 2 pad) u)
+    xr = np.diff(xr, axis=1, prepend=xr[:, :1])                          # pre-emphasis
+    y = np.diff(y, axis=1, prepend=y[:, -1:])
+    srt = np.unique(times)
+    w = int(round(search_ms * 1e-3 * rate))
+    pre = int(round(PRE_MS * 1e-3 * rate))
+
+    templates, starts = [], []
+    for t in times.tolist():
+        later = srt[(srt - t) % b > SAME_HIT_MS * 1e-3 * sample_rate]
+        gap = ((later - t) % b).min() if later.size else b
+        # Until the next attack lands at the host tempo (sooner when faster): after that the
+        # output holds the next hit, whatever the source does.
+        gap_ms = gap / sample_rate * 1e3 * min(1.0, model_bpm / host_bpm) - PRE_MS
+        length_ms = min(TEMPLATE_MAX_MS, max(TEMPLATE_MIN_MS, gap_ms))
+        j0 = int(round((t + pad) * u)) - pre                       # template start in xr
+        templates.append(xr[:, j0:j0 + pre + int(round(length_ms * 1e-3 * rate))])
+        # Where the template's first sample belongs in y: the hit's host-grid time, and the
+        # template's start relative to the hit at the content's own speed.
+        starts.append(float(host_time(t, sample_rate, model_bpm, host_bpm, rate))
+                      + (j0 - (t + pad) * u))
+
+    def locate(gain: float) -> tuple[np.ndarray, np.ndarray]:
+        out, fits = [], []
+        for tpl, p in zip(templates, starts):
+            q0 = int(math.floor(p)) - w
+            m = tpl.shape[1]
+            seg = y[:, (q0 + np.arange(2 * w + m + 1)) % n]
+            win = np.lib.stride_tricks.sliding_window_view(seg, m, axis=1)      # (C, 2w+2, m)
+            cross = np.einsum("cqm,cm->q", win, tpl)
+            energy = np.einsum("cqm,cqm->q", win, win)
+            err = energy - 2.0 * gain * cross + gain * gain * float(np.sum(tpl * tpl))
+            k = int(np.argmin(err))
+            frac = 0.0
+            if 0 < k < err.size - 1:                                  # parabola through 3 points
+                den = err[k - 1] - 2.0 * err[k] + err[k + 1]
+                frac = 0.5 * (err[k - 1] - err[k + 1]) / den if den > 0 else 0.0
+            out.append((q0 + k + frac - p) / rate * 1e3)
+            fits.append((cross[k], float(np.sum(tpl * tpl))))
+        return np.asarray(out), np.asarray(fits)
+
+    # One gain for the whole loop: start from the peak ratio, then take the median of each
+    # template's own least-squares gain where it was found (a few lost hits do not move it),
+    # and look again.
+    gain = float(np.max(np.abs(y))) / max(float(np.max(np.abs(xr))), 1e-30)
+    d, fits = locate(gain)
+    ok = fits[:, 1] > 0
+    if np.any(ok) and np.median(fits[ok, 0] / fits[ok, 1]) > 0:
+        gain = float(np.median(fits[ok, 0] / fits[ok, 1]))
+        d, _ = locate(gain)
+    return np.clip(d, -search_ms, search_ms)
+
+
+def _frame_db(z: np.ndarray, rate: int) -> np.ndarray:
+    z = np.asarray(z, dtype=np.float64)
+    if z.ndim == 1:
+        z = z[None, :]
+    f = max(1, int(round(FRAME_MS * 1e-3 * rate)))
+    k = z.shape[1] // f
+    ms = (z[:, :k * f] ** 2).reshape(z.shape[0], k, f).mean(axis=(0, 2))
+    peak = float(np.max(np.abs(z))) ** 2
+    return 10.0 * np.log10(np.maximum(ms, 1e-300) / max(peak, 1e-300))
+
+
+def silent_share(z: np.ndarray, rate: int, floor_db: float = SILENCE_DB) -> float:
+    """Share (0..1) of the FRAME_MS frames of z whose RMS is below floor_db re z's peak."""
+    return float(np.mean(_frame_db(z, rate) < floor_db))
+
+
+def added_silence(y: np.ndarray, rate: int, bar: np.ndarray, sample_rate: int,
+                  floor_db: float = SILENCE_DB) -> float:
+    """Share of the output below floor_db re its peak, less the source's share (0..1)."""
+    return silent_share(y, rate, floor_db) - silent_share(bar, sample_rate, floor_db)
+
+
+def loudness_db(z: np.ndarray) -> float:
+    """RMS over all samples and channels, dB re the peak sample."""
+    z = np.asarray(z, dtype=np.float64)
+    peak = float(np.max(np.abs(z)))
+    if peak == 0.0:
+        return -math.inf
+    return 10.0 * math.log10(float(np.mean(z * z)) / peak ** 2)
+
+
+def seam_step(y: np.ndarray) -> float:
+    """|last sample - first| (largest channel) / RMS of all sample-to-sample steps."""
+    y = np.asarray(y, dtype=np.float64)
+    if y.ndim == 1:
+        y = y[None, :]
+    step = float(np.max(np.abs(y[:, 0] - y[:, -1])))
+    typical = math.sqrt(float(np.mean(np.diff(y, axis=1) ** 2)))
+    return step / typical if typical > 0 else (0.0 if step == 0 else math.inf)
+
+
+@dataclass(frozen=True)
+class LoopFigures:
+    """The figures of one corpus loop rendered at one tempo and rate."""
+    loop: str
+    mode: str
+    tempo_bpm: float
+    rate: int
+    displacement_ms: np.ndarray    # per hit, signed
+    added_silence: float           # 0..1
+    loudness_change_db: float      # loop's loudness - source's
+    seam_step: float
+
+    @property
+    def median_ms(self) -> float:
+        return float(np.median(np.abs(self.displacement_ms)))
+
+    @property
+    def max_ms(self) -> float:
+        return float(np.max(np.abs(self.displacement_ms)))
+
+
+def loop_figures(y: np.ndarray, rate: int, loop, tempo_bpm: float, mode: str) -> LoopFigures:
+    """All figures of y, one bar of `loop` (a loop_corpus.CorpusLoop) rendered at tempo_bpm."""
+    card = loop.card
+    speed = tempo_bpm / card.tempo_bpm if mode == "repitch" else 1.0
+    d = hit_displacement_ms(y, rate, loop.bar, card.sample_rate, loop.attacks, card.tempo_bpm,
+                            tempo_bpm, speed=speed)
+    return LoopFigures(loop.name, mode, float(tempo_bpm), int(rate), d,
+                       added_silence(y, rate, loop.bar, card.sample_rate),
+                       loudness_db(y) - source_loudness_db(loop.bar, card.sample_rate, rate),
+                       seam_step(y))
+
+
+def source_loudness_db(bar: np.ndarray, sample_rate: int, rate: int) -> float:
+    """loudness_db of the source bar as a loop resampled to `rate` (soxr HQ)."""
+    import soxr
+
+    x = np.asarray(bar, dtype=np.float64)
+    x = x - x.mean(axis=1, keepdims=True)
+    b = x.shape[1]
+    pad = min(256, b)
+    y = soxr.resample(x[:, np.arange(-pad, b + pad) % b].T, sample_rate, rate, quality="HQ").T
+    lo = int(round(pad * rate / sample_rate))
+    return loudness_db(y[:, lo:lo + int(round(b * rate / sample_rate))])
