@@ -13,7 +13,9 @@ Figures (`beatgan.training.loop_figures`) on the corpus (`beatgan.training.loop_
 of recorded one-shots with known hit times) at 70, 97.3, 128 and 174 bpm, 44.1 and 48 kHz: hit
 displacement from the host grid (median, share over 3 ms, largest), the share of the loop
 below -60 dB that the source did not have, the loudness change from the source (RMS over peak)
-and the seam step (in typical sample-to-sample steps).
+and the seam step (in typical sample-to-sample steps); for beats also cut at the hits' true
+attacks (what a perfect detector would give). --fills compares what fills a slowed slice
+(stretch, loop, gap), what shortens a sped-up one (stretch, cut) and the body gains.
 """
 from __future__ import annotations
 
@@ -135,11 +137,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def corpus_rows(mode: str, tempos=TEMPOS) -> list:
+def corpus_rows(mode: str, tempos=TEMPOS, true_attacks: bool = False) -> list:
+    """Figures of every corpus loop at every tempo and rate; true_attacks: beats mode cut at
+    the hits' known attacks instead of the detected ones (what a perfect detector would give)."""
     from beatgan.training.loop_corpus import corpus
     from beatgan.training.loop_figures import loop_figures
 
-    return [loop_figures(render(L.bar, L.card, t, rate=r, mode=mode), r, L, t, mode)
+    return [loop_figures(render(L.bar, L.card, t, rate=r, mode=mode,
+                                onsets=L.attacks if true_attacks else None), r, L, t, mode)
             for L in corpus() for t in tempos for r in RATES]
 
 
@@ -165,11 +170,13 @@ def corpus_figures(fills: bool, skip_modes: bool = False) -> None:
           "---:|---:|---:|")
     for mode in ([] if skip_modes else ["repitch", "beats", "stretch"]):
         print_rows(mode, corpus_rows(mode))
+    if not skip_modes:
+        print_rows("beats, cut at the true attacks", corpus_rows("beats", true_attacks=True))
     if not fills:
         return
     # What fills a slowed slice's slot, and what shortens a sped-up one (module settings of
     # bridge/beats.py, switched here for the comparison only).
-    keep = (beats_mod.FILL, beats_mod.SQUEEZE, beats_mod.KEEP_LOUDNESS)
+    keep = (beats_mod.FILL, beats_mod.SQUEEZE, beats_mod.KEEP_LOUDNESS, beats_mod.SLICE_GAIN_DB)
     try:
         for fill in ("stretch", "loop", "gap"):
             beats_mod.FILL = fill
@@ -179,10 +186,13 @@ def corpus_figures(fills: bool, skip_modes: bool = False) -> None:
             beats_mod.SQUEEZE = squeeze
             print_rows(f"beats, squeeze={squeeze}", corpus_rows("beats", (174.0,)), (174.0,))
         beats_mod.SQUEEZE = keep[1]
+        beats_mod.SLICE_GAIN_DB = 0.0
+        print_rows("beats, one body gain only", corpus_rows("beats"))
         beats_mod.KEEP_LOUDNESS = False
         print_rows("beats, no body gain", corpus_rows("beats"))
     finally:
-        beats_mod.FILL, beats_mod.SQUEEZE, beats_mod.KEEP_LOUDNESS = keep
+        (beats_mod.FILL, beats_mod.SQUEEZE, beats_mod.KEEP_LOUDNESS,
+         beats_mod.SLICE_GAIN_DB) = keep
 
 
 def picture(path: Path, name: str = "breaks-flams", tempo: float = 70.0) -> None:

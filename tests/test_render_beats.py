@@ -89,6 +89,18 @@ def test_displacement_finds_a_known_shift(loops):
     np.testing.assert_allclose(d2, 2.0, atol=0.1)
 
 
+@pytest.mark.parametrize("tempo", TEMPOS)
+def test_displacement_reads_a_render_cut_at_the_true_attacks_as_on_the_grid(loops, tempo):
+    """Cut exactly at every hit's attack, beats mode puts each on its host-grid time by
+    construction: the measure must read that, even for a weak stroke whose slice is stretched
+    a few ms after its attack (with 10 ms templates such hits read up to 24 ms off)."""
+    for L in loops:
+        for rate in RATES:
+            y = render(L.bar, L.card, tempo, rate=rate, onsets=L.attacks)
+            d = hit_displacement_ms(y, rate, L.bar, 14700, L.attacks, L.card.tempo_bpm, tempo)
+            assert np.max(np.abs(d)) <= 2.0, (L.name, rate, np.round(d, 1))
+
+
 def test_silence_loudness_and_seam_figures():
     sr = 14700
     t = np.arange(sr) / sr
@@ -133,6 +145,19 @@ def test_onsets_ignore_a_dc_offset(loops):
                                       detect_onsets(L.bar, 14700), err_msg=L.name)
 
 
+def test_a_kick_3ms_before_a_crash_starts_at_the_kick(loops):
+    """The crash-ride loop has a kick 3 ms before a louder crash: the attack starts at the kick
+    (it rises in the low view), not at the crash (the old choice of the steepest view started
+    it 3.1 ms late, and the kick then played inside the slice before, up to 14 ms off)."""
+    L = next(L for L in loops if L.name == "crash-ride")
+    b = L.card.bar_samples
+    kick = next(h for h in L.hits if h.role == "kick" and any(
+        g.role == "cymbal" and 0 < (g.time - h.time) % b < 0.005 * 14700 for g in L.hits))
+    on = detect_onsets(L.bar, 14700)
+    d = ((on - kick.attack + b // 2) % b - b // 2) / 14.7
+    assert np.min(np.abs(d)) <= 1.0, np.round(d[np.abs(d) < 30], 1)
+
+
 def test_both_strokes_of_every_flam_are_found(loops):
     """A weak stroke and the strong one 10-20 ms after it each start a slice (the old detector
     kept the first of onsets within 30 ms, so the strong stroke played inside the weak one's
@@ -161,15 +186,18 @@ def test_hits_land_on_the_host_grid_within_1ms_median(figures, loops, tempo, rat
 
 @pytest.mark.parametrize("tempo", TEMPOS)
 def test_most_hits_land_within_3ms(figures, loops, tempo):
-    """What the corpus shows today: at most 15 % of the hits (at 70 bpm; the old beats mode
-    moved 26 %) are more than 3 ms off, the misses being hits a few ms after a louder one or
-    under a cymbal. Tightening this is the open part of the target below."""
+    """What the corpus shows today (both rates): 12 % of the hits more than 3 ms off at 70 bpm
+    (the old beats mode: 26 %), 3-4 % at 97.3 and 128, 1.4 % at 174 (old: 17 %). The misses
+    are hits the detector does not cut: a hat pedal under a crash, a hat or kick 4-7 ms after
+    another hit, a soft tom or tone while a louder one rings. Tightening this is the open part
+    of the target below."""
     d = np.concatenate([figures[L.name, tempo, r].displacement_ms for L in loops for r in RATES])
-    assert np.mean(np.abs(d) > 3.0) <= 0.15
+    assert np.mean(np.abs(d) > 3.0) <= (0.15 if tempo < 80 else 0.05)
 
 
-@pytest.mark.xfail(strict=True, reason="target not met yet: a few hits masked by a louder one "
-                                       "(under a crash, 3-7 ms after a kick) are not cut")
+@pytest.mark.xfail(strict=True, reason="target not met yet: hits masked by a louder one (a hat "
+                                       "pedal under a crash, a hat 4-7 ms after a kick, a soft "
+                                       "tom while a loud one rings) are not cut")
 @pytest.mark.parametrize("tempo", TEMPOS)
 def test_every_hit_lands_within_3ms(figures, loops, tempo):
     d = np.concatenate([figures[L.name, tempo, r].displacement_ms for L in loops for r in RATES])
