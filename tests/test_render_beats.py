@@ -189,19 +189,10 @@ def test_most_hits_land_within_3ms(figures, loops, tempo):
     """What the corpus shows today (both rates): 12 % of the hits more than 3 ms off at 70 bpm
     (the old beats mode: 26 %), 3-4 % at 97.3 and 128, 1.4 % at 174 (old: 17 %). The misses
     are hits the detector does not cut: a hat pedal under a crash, a hat or kick 4-7 ms after
-    another hit, a soft tom or tone while a louder one rings. Tightening this is the open part
-    of the target below."""
+    another hit, a soft tom or tone while a louder one rings. The issue's target (every hit
+    within 3 ms) is not met: issue 25 stays open for it."""
     d = np.concatenate([figures[L.name, tempo, r].displacement_ms for L in loops for r in RATES])
     assert np.mean(np.abs(d) > 3.0) <= (0.15 if tempo < 80 else 0.05)
-
-
-@pytest.mark.xfail(strict=True, reason="target not met yet: hits masked by a louder one (a hat "
-                                       "pedal under a crash, a hat 4-7 ms after a kick, a soft "
-                                       "tom while a loud one rings) are not cut")
-@pytest.mark.parametrize("tempo", TEMPOS)
-def test_every_hit_lands_within_3ms(figures, loops, tempo):
-    d = np.concatenate([figures[L.name, tempo, r].displacement_ms for L in loops for r in RATES])
-    assert np.max(np.abs(d)) <= 3.0
 
 
 @pytest.mark.parametrize("rate", RATES)
