@@ -117,6 +117,67 @@ def start_jack() -> tuple[subprocess.Popen | None, dict, str]:
     return proc, env, ""
 
 
+def start_daemon(argv: list[str], env: dict, log_path: Path):
+    """(process, OSC port, start-up summary lines) of `beatgan serve` once it is ready, or None
+    (its log printed) when it did not start."""
+    log = open(log_path, "wb")
+    daemon = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
+    log.close()   # the child holds its own copy
+    summary = []
+    while True:
+        line = daemon.stdout.readline()
+        if not line:
+            print("daemon did not start:\n" + log_path.read_text()[-3000:])
+            return None
+        summary.append(line.rstrip())
+        if line.startswith("  tempo"):
+            break
+    return daemon, int(re.search(r"listening on [^ ]+:(\d+)", "\n".join(summary)).group(1)), summary
+
+
+def stop_daemon(daemon: subprocess.Popen) -> int:
+    daemon.send_signal(signal.SIGTERM)
+    try:
+        return daemon.wait(60)
+    except subprocess.TimeoutExpired:
+        daemon.kill()
+        return daemon.wait()
+
+
+def osc_latency(send, dest, replies, args, pid: int):
+    """(round trips ms, the daemon's own latency_ms, [user s, system s, faults] per request,
+    files per request) of args.n generate requests sent one after another."""
+    if args.stems:
+        for address in ("/beatgan/stems", "/beatgan/midi"):
+            send.sendto(osc(address, 1), dest)
+            replies.take(address)
+    for i in range(20):  # settle (the daemon warmed itself up; this warms our side)
+        send.sendto(osc("/beatgan/generate", i, args.bpm), dest)
+        replies.take("/beatgan/done")
+    wall, own = [], []
+    cpu0 = cpu_use(pid)
+    for i in range(args.n):
+        t0 = time.perf_counter()
+        send.sendto(osc("/beatgan/generate", 1000 + i, args.bpm), dest)
+        t1, done = replies.take("/beatgan/done")
+        wall.append((t1 - t0) * 1000.0)
+        own.append(done[4])
+    files = len(done) - 5 + 1 if args.stems else 1
+    return wall, own, (cpu_use(pid) - cpu0) / args.n, files
+
+
+def print_osc(measured, label: str) -> None:
+    wall, own, (user_s, sys_s, faults), files = measured
+    each = f" ({files} files each)" if files > 1 else ""
+    print(f"{label}:")
+    print(row("OSC generate -> /beatgan/done (round trip)" + each, wall))
+    print(row("OSC in -> file renamed (daemon's latency_ms)", own))
+    # CPU well under the latency: the request waits (disk, other processes); near it, it
+    # computes (on two cores a busy machine stretches it).
+    print(f"{'daemon CPU time per request (all threads)':<44} {(user_s + sys_s) * 1e3:7.2f} ms "
+          f"(user {user_s * 1e3:.2f}, system {sys_s * 1e3:.2f}; {faults:.0f} page faults)")
+
+
 class Replies:
     """Reads the reply port on a thread; a waiter takes the next reply of a kind."""
 
@@ -180,6 +241,11 @@ def main() -> int:
     ap.add_argument("--flood-rate", type=int, default=5000, help="messages per second")
     ap.add_argument("--flood-s", type=float, default=10.0)
     ap.add_argument("--no-midi", action="store_true", help="skip the note-on measurement")
+    ap.add_argument("--flush", choices=("after", "before", "off"), default="after",
+                    help="the daemon's flush setting (default: serve's default, after)")
+    ap.add_argument("--against", choices=("after", "before", "off", "none"),
+                    help="then measure OSC -> files again with this flush setting, for a ratio "
+                         "(default with --stems: before; none: skip)")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="beatgan-bench-"))
@@ -211,18 +277,10 @@ def main() -> int:
     if jack is None:
         argv.append("--no-midi")
     env.update(XDG_CONFIG_HOME=str(tmp / "cfg"), XDG_DATA_HOME=str(tmp / "data"))
-    log = open(tmp / "daemon.log", "wb")
-    daemon = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
-    summary = []
-    while True:
-        line = daemon.stdout.readline()
-        if not line:
-            print("daemon did not start:\n" + (tmp / "daemon.log").read_text()[-3000:])
-            return 1
-        summary.append(line.rstrip())
-        if line.startswith("  tempo"):
-            break
-    port = int(re.search(r"listening on [^ ]+:(\d+)", "\n".join(summary)).group(1))
+    started = start_daemon(argv + ["--flush", args.flush], env, tmp / "daemon.log")
+    if started is None:
+        return 1
+    daemon, port, summary = started
     print(f"machine: {platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     print(f"model:   {model}{note}")
     print("\n".join(summary))
@@ -232,30 +290,8 @@ def main() -> int:
     send = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     dest = ("127.0.0.1", port)
     try:
-        if args.stems:
-            for address in ("/beatgan/stems", "/beatgan/midi"):
-                send.sendto(osc(address, 1), dest)
-                replies.take(address)
-        # --- OSC in -> file renamed ----------------------------------------------------------
-        for i in range(20):  # settle (the daemon warmed itself up; this warms our side)
-            send.sendto(osc("/beatgan/generate", i, args.bpm), dest)
-            replies.take("/beatgan/done")
-        wall, own = [], []
-        cpu0 = cpu_use(daemon.pid)
-        for i in range(args.n):
-            t0 = time.perf_counter()
-            send.sendto(osc("/beatgan/generate", 1000 + i, args.bpm), dest)
-            t1, done = replies.take("/beatgan/done")
-            wall.append((t1 - t0) * 1000.0)
-            own.append(done[4])
-        user_s, sys_s, faults = (cpu_use(daemon.pid) - cpu0) / args.n
-        files = f" ({len(done) - 5 + 1} files each)" if args.stems else ""
-        print(row("OSC generate -> /beatgan/done (round trip)" + files, wall))
-        print(row("OSC in -> file renamed (daemon's latency_ms)", own))
-        # CPU well under the latency: the request waits (disk, other processes); near it, it
-        # computes (on two cores a busy machine stretches it).
-        print(f"{'daemon CPU time per request (all threads)':<44} {(user_s + sys_s) * 1e3:7.2f} ms "
-              f"(user {user_s * 1e3:.2f}, system {sys_s * 1e3:.2f}; {faults:.0f} page faults)")
+        ours = osc_latency(send, dest, replies, args, daemon.pid)
+        print_osc(ours, f"flush {args.flush}")
 
         # --- note-on -> file ---------------------------------------------------------------
         if jack is not None:
@@ -322,19 +358,32 @@ def main() -> int:
               f"growth {after - before:+.1f} MB (peak {peak - before:+.1f} MB)")
     finally:
         replies.stop = True
-        daemon.send_signal(signal.SIGTERM)
-        try:
-            code = daemon.wait(60)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-            code = daemon.wait()
-        log.close()
+        code = stop_daemon(daemon)
         # Thousands of loops (a GB or more with stems): only the figures were wanted.
         shutil.rmtree(tmp / "out", ignore_errors=True)
-        if jack is not None:
-            jack.terminate()
-            jack.wait(10)
         print(f"daemon exit code {code}; log: {tmp / 'daemon.log'}")
+    against = args.against or ("before" if args.stems and args.flush != "before" else "")
+    if against and against != "none":
+        # The same requests with the files flushed another way, by a fresh daemon.
+        replies = Replies(reply)
+        started = start_daemon(argv + ["--flush", against, "--no-midi"], env,
+                               tmp / f"daemon-{against}.log")
+        if started is None:
+            return 1
+        base, port, _ = started
+        try:
+            theirs = osc_latency(send, ("127.0.0.1", port), replies, args, base.pid)
+        finally:
+            replies.stop = True
+            stop_daemon(base)
+            shutil.rmtree(tmp / "out", ignore_errors=True)
+        print_osc(theirs, f"flush {against} (baseline)")
+        print(f"daemon's latency, flush {args.flush} / flush {against}: "
+              f"p50 x{pct(ours[1], 50) / pct(theirs[1], 50):.2f}, "
+              f"p99 x{pct(ours[1], 99) / pct(theirs[1], 99):.2f}")
+    if jack is not None:
+        jack.terminate()
+        jack.wait(10)
     return 0
 
 

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from .cli import UserError
+from .flush import FLUSH_WORDS
 from .settings import BridgeConfig
 
 log = logging.getLogger("beatgan.bridge")
@@ -55,7 +56,7 @@ class Daemon:
         from .worker import Worker
         self.worker = Worker(self.gen, self.folder, self.audio, rate=cfg.rate,
                              headroom_db=cfg.headroom_db, queue_size=cfg.queue_size,
-                             max_batch=cfg.max_batch)
+                             max_batch=cfg.max_batch, flusher=self._flusher())
         self.slots = SeedSlots(cfg.slots_path())
         self.controller = Controller(self.gen, self.worker, self.tempo, self.slots, cfg.mode,
                                      self.audio, self.describe, stems=cfg.stems,
@@ -145,12 +146,20 @@ class Daemon:
         except OSError as e:
             raise UserError(f"cannot use {out} as the output folder ({e.strerror or e}); pass "
                             "--out DIR") from None
-        self.folder = LoopFolder(out)
+        self.folder = LoopFolder(out, fsync=cfg.flush == "before")
         parts = [what for what, on in (("stems", cfg.stems), ("MIDI files", cfg.midi_file)) if on]
         self.summary["folder"] = (f"{out} (WAV, {cfg.rate} Hz"
-                                  f"{', with ' + ' and '.join(parts) if parts else ''})")
+                                  f"{', with ' + ' and '.join(parts) if parts else ''}; "
+                                  f"flushed to disk {FLUSH_WORDS[cfg.flush]})")
         note_folder(out.resolve())
 
+
+    def _flusher(self):
+        """The background fsync of flush = "after" (None for the other modes, or no folder)."""
+        if self.folder is None or self.cfg.flush != "after":
+            return None
+        from .flush import Flusher
+        return Flusher()
 
     def _open_audio(self) -> None:
         cfg = self.cfg

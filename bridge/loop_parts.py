@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .bar_parts import bar_parts, is_drum_machine, require_drum_machine
+from .flush import SYNC_POOL
 from .loopfolder import LoopFolder, LoopFolderError
 from .midi_file import pattern_midi
 from .pattern import Pattern
@@ -30,10 +31,6 @@ from .wavfile import encode_loop_wav
 FLOOR_NAME = "stem-floor"
 # The pattern is measured on this pool while the loop is re-timed (retime_with_pattern).
 _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="beatgan-pattern")
-# fsync waits on the disk, not on the CPU or the GIL: a thread per file in flight lets a loop's
-# files flush together (on this project's virtual disk 11 fsyncs at once took ~5 ms, one after
-# another ~44 ms: the disk coalesces them).
-_SYNC = ThreadPoolExecutor(max_workers=16, thread_name_prefix="beatgan-fsync")
 # A loop's WAVs are encoded here and on this thread (two cores).
 _ENCODE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="beatgan-encode")
 
@@ -43,6 +40,10 @@ class LoopFiles:
     loop: Path
     stems: list[Path] = field(default_factory=list)   # one per voice, then the floor
     midi: Path | None = None
+
+    def paths(self) -> list[Path]:
+        """Every file, the loop first."""
+        return [self.loop, *self.stems, *([self.midi] if self.midi else [])]
 
 
 def retimes(gen, mode: str) -> bool:
@@ -185,7 +186,8 @@ class _Writes:
         """fsync every file, each on a thread of its own; raises the first error after all
         have finished."""
         if self.folder.fsync:
-            self.jobs = [_SYNC.submit(self.folder.sync_temp, tmp) for tmp in self.temps.values()]
+            self.jobs = [SYNC_POOL.submit(self.folder.sync_temp, tmp)
+                         for tmp in self.temps.values()]
         self.join()
 
     def discard(self) -> None:

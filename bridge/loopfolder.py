@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .flush import fsync_file
 from .wavfile import encode_loop_wav
 
 log = logging.getLogger(__name__)
@@ -118,12 +119,7 @@ class LoopFolder:
         if not self.fsync:
             return
         try:
-            # Opened for writing: Windows flushes only a handle with write access.
-            fd = os.open(tmp, os.O_WRONLY | getattr(os, "O_BINARY", 0))
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            fsync_file(tmp)
         except OSError as e:
             raise self._error("cannot write to", e) from e
 

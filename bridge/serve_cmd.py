@@ -7,7 +7,7 @@ import argparse
 _VALUE_FLAGS = {
     "host": "host", "osc_port": "osc_port", "reply_port": "reply_port", "out": "out",
     "model": "model", "device": "device", "midi_in": "midi_in", "audio_device": "audio_device",
-    "truncation": "truncation",
+    "truncation": "truncation", "flush": "flush",
 }
 _OFF_FLAGS = {"no_midi": "midi", "no_audio": "audio", "no_folder": "folder"}
 
@@ -35,6 +35,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="also write each loop's pattern as a .mid next to it, General MIDI "
                         "drums on channel 10 (needs a drum-machine model; MIDI input is "
                         "--midi-in / --no-midi)")
+    p.add_argument("--flush", choices=("after", "before", "off"),
+                   help="when the files are flushed to disk (fsync): right after /beatgan/done "
+                        "(default: replies ~5 ms sooner with stems; a power cut in those ms "
+                        "can lose the newest loop), before it (done = on disk), or off (the "
+                        "OS's own time)")
     p.add_argument("--model", metavar="DIR", help="model folder (default: the shipped weights/)")
     p.add_argument("--device", help="auto (CUDA when present), cpu, cuda or cuda:N "
                                     "(default auto)")

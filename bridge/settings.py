@@ -18,6 +18,8 @@ from pathlib import Path
 
 import platformdirs
 
+from .flush import FLUSH_MODES
+
 APP = "beatgan"
 CONFIG_FILE = "serve.toml"
 OSC_PORT = 14700     # clear of AbletonOSC (11000/11001) and Reaper's OSC defaults (8000/9000)
@@ -54,6 +56,8 @@ class BridgeConfig:
     rate: int = 44100                # WAV sample rate, Hz
     stems: bool = False              # also one WAV per voice next to each loop (drum machine)
     midi_file: bool = False          # also the loop's pattern as a .mid next to it (drum machine)
+    flush: str = "after"             # files fsynced to disk: after | before /beatgan/done, or
+                                     # off (the OS's own time); see bridge/flush.py
     audio: bool = True               # loop the latest bar on an audio device
     audio_device: str = ""           # device name (substring) or index; "" = default output
     # MIDI and tempo
@@ -70,6 +74,8 @@ class BridgeConfig:
         _check_port("reply_port", self.reply_port)
         if self.mode not in ("beats", "repitch", "stretch"):
             raise ValueError(f"mode must be beats|repitch|stretch, got {self.mode!r}")
+        if self.flush not in FLUSH_MODES:
+            raise ValueError(f"flush must be {'|'.join(FLUSH_MODES)}, got {self.flush!r}")
         if self.dtype not in ("fp32", "fp16", "bf16"):
             raise ValueError(f"dtype must be fp32|fp16|bf16, got {self.dtype!r}")
         for name, lo, hi in (("queue_size", 1, 10_000), ("max_batch", 1, 256), ("bars", 1, 8),

@@ -75,8 +75,10 @@ class Job:
 class Worker:
     def __init__(self, generator, folder, audio=None, rate: int = 44100,
                  headroom_db: float = 1.0, queue_size: int = 64, max_batch: int = 8,
-                 on_done=None):
+                 on_done=None, flusher=None):
         self.gen, self.card = generator, generator.card
+        # flush = "after" (bridge/flush.py): the files are fsynced after the reply, by this
+        self.flusher = flusher
         self.folder, self.audio = folder, audio   # LoopFolder | None, AudioSink | None
         self.rate, self.headroom_db, self.max_batch = rate, headroom_db, max_batch
         self.queue_size = queue_size
@@ -116,6 +118,8 @@ class Worker:
             if self._thread.is_alive():
                 log.error("the worker did not finish its batch within %.0f s", timeout)
         self._reject_queued("the daemon is shutting down")
+        if self.flusher is not None and not self.flusher.wait(timeout):
+            log.error("some loop files were not flushed to disk within %.0f s", timeout)
 
     def _reject_queued(self, why: str) -> None:
         while True:
@@ -198,7 +202,7 @@ class Worker:
                    self.gen.morph(job.seed, job.seed_b, r.t, self._psi(job)))
         assert bar is not None, "plain generate requests are made in run_batch"
         bpm = job.tempo.tempo_bpm
-        path, files = "", None
+        path, files, written = "", None, []
         if isinstance(bar, BarParts):
             parts_on = self.folder is not None and (job.stems or job.midi)
             retimed, pattern = retime_with_pattern(bar, bpm, r.bars, self.rate, self.headroom_db,
@@ -210,7 +214,7 @@ class Worker:
                     self.folder, retimed, pattern, job.seed,
                     beats_per_bar=self.card.beats_per_bar, tag=job.tag(), stems=job.stems,
                     midi=job.midi, mark=job.mark)
-                path = str(files.loop)
+                path, written = str(files.loop), files.paths()
         else:
             audio = render(bar, self.card, bpm, bars=r.bars, rate=self.rate, mode=job.mode,
                            headroom_db=self.headroom_db)
@@ -218,6 +222,7 @@ class Worker:
                 path = str(self.folder.write(audio, self.rate, bpm, r.bars, job.seed,
                                              beats_per_bar=self.card.beats_per_bar,
                                              tag=job.tag()))
+                written = [path]
             job.mark("written")
         latency_ms = (time.perf_counter() - job.origin.received_s) * 1000.0
         self.done += 1
@@ -225,6 +230,8 @@ class Worker:
         self.on_done(job.seed)
         job.origin.reply(DONE, path, job.seed, float(bpm), r.bars, float(latency_ms),
                          *done_extras(files, job.stems, job.midi))
+        if self.flusher is not None and written:
+            self.flusher.flush(written, then=self._trace_flush(job, len(written)))
         log.info("%s %s seed=%d bpm=%g(%s) bars=%d mode=%s -> %s %.1f ms", job.origin.who,
                  type(r).__name__.lower(), job.seed, bpm, job.tempo.source, r.bars, job.mode,
                  path or "(no folder)", latency_ms)
@@ -236,6 +243,19 @@ class Worker:
                 self._to_audio(job, bar, audio)
             except Exception:  # noqa: BLE001 - the loop was delivered; only playback failed
                 log.exception("could not hand seed %d to the audio device", job.seed)
+
+    @staticmethod
+    def _trace_flush(job: Job, files: int):
+        """With BEATGAN_TRACE_STAGES: a log line when the job's files are on disk (None: no
+        line)."""
+        if not TRACE_STAGES:
+            return None
+
+        def then(failed: int) -> None:
+            ms = (time.perf_counter() - job.origin.received_s) * 1000.0
+            log.info("flushed seed=%d: %d files on disk %.1f ms after the datagram%s", job.seed,
+                     files - failed, ms, f", {failed} failed" if failed else "")
+        return then
 
     def _psi(self, job: Job) -> float:
         return self.gen.truncation if job.truncation is None else job.truncation
