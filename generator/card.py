@@ -2,52 +2,18 @@
 from __future__ import annotations
 
 import json
-import math
 import numbers
 import os
 import tempfile
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from .config import GeneratorConfig
+from .config import GeneratorConfig, check_card_fields  # noqa: F401 - re-exported
 from .latent import check_truncation
 
 CARD_FILE = "model_card.json"
 INDEX_FILE = "model.safetensors.index.json"
 FORMAT_VERSION = 1
-
-
-def check_card_fields(sample_rate, tempo_bpm, beats_per_bar, bar_samples=None) -> None:
-    """The fields every consumer of a card relies on, or a ValueError that names the bad one.
-
-    sample_rate: Hz, a positive integer. tempo_bpm: the model tempo, finite and > 0 (fractional
-    allowed). beats_per_bar: a positive integer. bar_samples (when given): a positive integer,
-    round(beats_per_bar * 60 / tempo_bpm * sample_rate) to within one sample (a card written by
-    another program may round differently, but not by more).
-    """
-    def whole(name, v):
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
-
-    whole("sample_rate", sample_rate)
-    if (isinstance(tempo_bpm, bool) or not isinstance(tempo_bpm, numbers.Real)
-            or not math.isfinite(tempo_bpm) or tempo_bpm <= 0):
-        raise ValueError(f"tempo_bpm must be a finite number of beats a minute > 0, got {tempo_bpm!r}")
-    whole("beats_per_bar", beats_per_bar)
-    try:
-        exact = beats_per_bar * 60.0 / float(tempo_bpm) * sample_rate
-    except OverflowError:  # integers beyond a float's range
-        exact = math.inf
-    if not (math.isfinite(exact) and round(exact) >= 1):
-        raise ValueError(f"tempo_bpm {tempo_bpm!r} makes a bar of {exact:g} samples at "
-                         f"{sample_rate!r} Hz; a bar must be at least one sample and finite")
-    if bar_samples is not None:
-        whole("bar_samples", bar_samples)
-        want = int(round(exact))
-        if abs(int(bar_samples) - want) > 1:
-            raise ValueError(f"bar_samples {bar_samples!r} disagrees with beats_per_bar "
-                             f"{beats_per_bar!r} at {tempo_bpm!r} bpm and {sample_rate!r} Hz "
-                             f"({want} samples)")
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -4,6 +4,8 @@ A config describes the network only; what it was trained on lives in the model c
 """
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import asdict, dataclass, field, fields
 
 from .musical_time import frames
@@ -11,6 +13,39 @@ from .musical_time import frames
 LATENT_DIM = 100  # the paper's z ~ U(-1, 1)^100
 ARCHS = ("wavegan", "bar", "drum-machine")
 VOICE_MODELS = ("parametric", "waveform")  # drum-machine hits (voice_model)
+
+
+def check_card_fields(sample_rate, tempo_bpm, beats_per_bar, bar_samples=None) -> None:
+    """The fields every consumer of a card relies on, or a ValueError that names the bad one.
+
+    sample_rate: Hz, a positive integer. tempo_bpm: the model tempo, finite and > 0 (fractional
+    allowed). beats_per_bar: a positive integer. bar_samples (when given): a positive integer,
+    round(beats_per_bar * 60 / tempo_bpm * sample_rate) to within one sample (a card written by
+    another program may round differently, but not by more).
+    """
+    def whole(name, v):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+
+    whole("sample_rate", sample_rate)
+    if (isinstance(tempo_bpm, bool) or not isinstance(tempo_bpm, numbers.Real)
+            or not math.isfinite(tempo_bpm) or tempo_bpm <= 0):
+        raise ValueError(f"tempo_bpm must be a finite number of beats a minute > 0, got {tempo_bpm!r}")
+    whole("beats_per_bar", beats_per_bar)
+    try:
+        exact = beats_per_bar * 60.0 / float(tempo_bpm) * sample_rate
+    except OverflowError:  # integers beyond a float's range
+        exact = math.inf
+    if not (math.isfinite(exact) and round(exact) >= 1):
+        raise ValueError(f"tempo_bpm {tempo_bpm!r} makes a bar of {exact:g} samples at "
+                         f"{sample_rate!r} Hz; a bar must be at least one sample and finite")
+    if bar_samples is not None:
+        whole("bar_samples", bar_samples)
+        want = int(round(exact))
+        if abs(int(bar_samples) - want) > 1:
+            raise ValueError(f"bar_samples {bar_samples!r} disagrees with beats_per_bar "
+                             f"{beats_per_bar!r} at {tempo_bpm!r} bpm and {sample_rate!r} Hz "
+                             f"({want} samples)")
 
 
 class StrictDict:
@@ -72,6 +107,7 @@ class GeneratorConfig(StrictDict):
                                      # waveform per voice, waveform_voices.py)
 
     def __post_init__(self) -> None:
+        check_card_fields(self.sample_rate, self.tempo_bpm, self.beats_per_bar)
         if self.arch not in ARCHS:
             raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
         if self.upsample not in ("zeros", "nn"):

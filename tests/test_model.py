@@ -68,6 +68,16 @@ def test_bar_strides_refuse_unfactorable_tempo():
         bar_strides(16 * 11 * 13)
 
 
+@pytest.mark.parametrize("kw, field", [({"tempo_bpm": 0}, "tempo_bpm"),
+                                       ({"tempo_bpm": float("inf")}, "tempo_bpm"),
+                                       ({"sample_rate": 0}, "sample_rate"),
+                                       ({"beats_per_bar": 0}, "beats_per_bar")])
+def test_a_config_built_in_code_checks_its_tempo_rate_and_beats(kw, field):
+    # Cards read from JSON were checked already; a config built in code divided by zero.
+    with pytest.raises(ValueError, match=f"^{field} must be"):
+        GeneratorConfig(arch="drum-machine", **kw)
+
+
 def test_seed_exact_config_is_two_beats():
     cfg = named_config("wavegan-2beat")
     assert (cfg.slice_samples, cfg.bar_samples, cfg.beats_per_bar) == (16384, 14112, 2)
