@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from drumbar import drum_bar  # noqa: E402
 
-from beatgan.bridge import beats as beats_mod  # noqa: E402
+from beatgan.bridge.beats import BeatsOptions  # noqa: E402
 from beatgan.bridge.loopfolder import LoopFolder  # noqa: E402
 from beatgan.bridge.onsets import detect_onsets  # noqa: E402
 from beatgan.bridge.render import output_samples, render  # noqa: E402
@@ -137,14 +137,17 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def corpus_rows(mode: str, tempos=TEMPOS, true_attacks: bool = False) -> list:
+def corpus_rows(mode: str, tempos=TEMPOS, true_attacks: bool = False,
+                options: BeatsOptions | None = None) -> list:
     """Figures of every corpus loop at every tempo and rate; true_attacks: beats mode cut at
-    the hits' known attacks instead of the detected ones (what a perfect detector would give)."""
+    the hits' known attacks instead of the detected ones (what a perfect detector would give);
+    options: beats mode's slot filling (None: the defaults)."""
     from beatgan.training.loop_corpus import corpus
     from beatgan.training.loop_figures import loop_figures
 
     return [loop_figures(render(L.bar, L.card, t, rate=r, mode=mode,
-                                onsets=L.attacks if true_attacks else None), r, L, t, mode)
+                                onsets=L.attacks if true_attacks else None,
+                                beats_options=options), r, L, t, mode)
             for L in corpus() for t in tempos for r in RATES]
 
 
@@ -174,25 +177,18 @@ def corpus_figures(fills: bool, skip_modes: bool = False) -> None:
         print_rows("beats, cut at the true attacks", corpus_rows("beats", true_attacks=True))
     if not fills:
         return
-    # What fills a slowed slice's slot, and what shortens a sped-up one (module settings of
-    # bridge/beats.py, switched here for the comparison only).
-    keep = (beats_mod.FILL, beats_mod.SQUEEZE, beats_mod.KEEP_LOUDNESS, beats_mod.SLICE_GAIN_DB)
-    try:
-        for fill in ("stretch", "loop", "gap"):
-            beats_mod.FILL = fill
-            print_rows(f"beats, fill={fill}", corpus_rows("beats", (70.0, 97.3)), (70.0, 97.3))
-        beats_mod.FILL = keep[0]
-        for squeeze in ("stretch", "cut"):
-            beats_mod.SQUEEZE = squeeze
-            print_rows(f"beats, squeeze={squeeze}", corpus_rows("beats", (174.0,)), (174.0,))
-        beats_mod.SQUEEZE = keep[1]
-        beats_mod.SLICE_GAIN_DB = 0.0
-        print_rows("beats, one body gain only", corpus_rows("beats"))
-        beats_mod.KEEP_LOUDNESS = False
-        print_rows("beats, no body gain", corpus_rows("beats"))
-    finally:
-        (beats_mod.FILL, beats_mod.SQUEEZE, beats_mod.KEEP_LOUDNESS,
-         beats_mod.SLICE_GAIN_DB) = keep
+    # What fills a slowed slice's slot, and what shortens a sped-up one (beats.BeatsOptions,
+    # passed to each render for the comparison).
+    for fill in ("stretch", "loop", "gap"):
+        rows = corpus_rows("beats", (70.0, 97.3), options=BeatsOptions(fill=fill))
+        print_rows(f"beats, fill={fill}", rows, (70.0, 97.3))
+    for squeeze in ("stretch", "cut"):
+        rows = corpus_rows("beats", (174.0,), options=BeatsOptions(squeeze=squeeze))
+        print_rows(f"beats, squeeze={squeeze}", rows, (174.0,))
+    print_rows("beats, one body gain only",
+               corpus_rows("beats", options=BeatsOptions(slice_gain_db=0.0)))
+    print_rows("beats, no body gain",
+               corpus_rows("beats", options=BeatsOptions(slice_gain_db=0.0, keep_loudness=False)))
 
 
 def picture(path: Path, name: str = "breaks-flams", tempo: float = 70.0) -> None:
@@ -211,12 +207,7 @@ def picture(path: Path, name: str = "breaks-flams", tempo: float = 70.0) -> None
     L = corpus(names=(name,))[0]
     rate = 44100
     src = soxr.resample(np.ascontiguousarray(L.bar.T), L.card.sample_rate, rate).T
-    keep = beats_mod.FILL
-    try:
-        beats_mod.FILL = "gap"
-        holes = render(L.bar, L.card, tempo, rate=rate)
-    finally:
-        beats_mod.FILL = keep
+    holes = render(L.bar, L.card, tempo, rate=rate, beats_options=BeatsOptions(fill="gap"))
     now = render(L.bar, L.card, tempo, rate=rate)
     panels = [(f"source, {L.card.tempo_bpm:g} bpm", src, L.card.tempo_bpm, None),
               (f"{tempo:g} bpm, silence after each slice (the old beats mode)", holes, tempo,

@@ -1,8 +1,10 @@
 """Beats mode: one bar cut at its hits and laid out again at the host tempo, each slice at its own
 speed, with no holes and the bar's loudness kept.
 
-    cuts, anchors = slice_points(starts, B, beats, sr, hits)     # from onsets.detect_hits
-    loop = beats_bar(x, sr, cuts, anchors, host_samples)          # (C, host_samples) at sr
+    starts, hits, *weak = detect_hits_near(x, sr, sixteenths)     # bridge/onsets.py
+    cuts, anchors = slice_points(starts, B, beats, sr, hits, steps=4, weak=tuple(weak),
+                                 cluster_s=DETECTED_CLUSTER_S)
+    loop = beats_bar(x, sr, cuts, anchors, host_samples)           # (C, host_samples) at sr
 
 x is the prepared loop bar (C, B) at the model rate sr; host_samples is one bar at the host
 tempo in samples of sr. The caller resamples the result once to the output rate, so no filter
@@ -10,8 +12,11 @@ ever sees a cut.
 
 1. Slices. Each hit's slice starts EARLY_S before its attack (so no part of the attack is left
    in the slice before) and is anchored at its hit, the sample that must land on the host grid
-   (its source time x host_samples / B). Hits closer than CLUSTER_S are one slice anchored at
-   their middle. Every beat with no hit near it gets a cut too.
+   (its source time x host_samples / B). Hits closer than CLUSTER_S (detected ones:
+   DETECTED_CLUSTER_S) are one slice anchored at their middle. Every beat with no hit near it
+   gets a cut too, and so does every sixteenth of the source bar with no detected hit near
+   it (at a weak hit just before it, if the detector found one there with a lower threshold):
+   a hit the detector missed is most likely near one, and then lands near its grid time.
 2. Each slice plays at its own speed, so its hit keeps its pitch and attack. Its first ATTACK_S
    (less for a short slice) is played as it is; the rest, its body, is stretched (slower tempo)
    or squeezed (faster) to its slot by overlap-adding 20 ms grains of it: the pitch stays, the
@@ -26,13 +31,16 @@ ever sees a cut.
    again. The attacks are untouched. (One gain alone could not lift a bar whose loudest body
    sample would become its peak: the djembe loop of the corpus stayed 0.7 dB quiet at 70 bpm.)
 
-`fill` and `squeeze` choose other ways to fill a slot, for measuring them against each other
-(bench/render.py): "loop" repeats the end of the body, "gap" leaves silence (the old beats
-mode), "cut" shortens a sped-up slice instead of squeezing it.
+`BeatsOptions` chooses other ways to fill a slot, for measuring them against each other
+(bench/render.py): fill="loop" repeats the end of the body, "gap" leaves silence (the old beats
+mode), squeeze="cut" shortens a sped-up slice instead of squeezing it. The options travel as a
+value (render(..., beats_options=BeatsOptions(...))), so nothing is switched by assigning
+module names and renders on several threads do not interfere.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -50,31 +58,72 @@ BODY_GAIN_DB = 6.0     # the most the bodies' gain moves to keep the bar's loudn
 
 EARLY_S = 0.0005       # a slice starts this long before its attack's first sample, seconds
 CLUSTER_S = 0.005      # onsets closer than this to the first of a group are one slice, s
+DETECTED_CLUSTER_S = 0.0075  # ... detected ones (a start this soon after another may be the
+                             # rest of its attack, a snare's second burst: cut there, the
+                             # attack's first ms would be stretched), s
+STEPS_PER_BEAT = 4     # grid steps (sixteenths) that get a cut when no onset is near
+STEP_BEFORE_S = 0.010  # a step is covered by an onset this long before it, seconds ...
+STEP_AFTER_S = 0.004   # ... or this long after it
+WEAK_BEFORE_S = 0.006  # an uncovered step's cut is at a weak hit this long before it, s, ...
+WEAK_AFTER_S = 0.001   # ... or this long after it, else on the step
+WEAK_AFTER_HIT_S = 0.015  # a weak hit this soon after a detected one is a cut too (the span in
+                          # which the detector takes a weaker hit for the rest of the one
+                          # before, onsets.REFRACT_S), seconds
 FILL = "stretch"       # slowed slice: "stretch" (the body), "loop" (its end) or "gap"
 SQUEEZE = "stretch"    # sped-up slice: "stretch" (squeeze the body) or "cut" (ring TAIL_S)
 SQUEEZE_FROM = 0.9     # ... but only cut while the slot is at least this share of the slice
 KEEP_LOUDNESS = True   # one gain for the bodies keeps the bar's RMS over peak
 SLICE_GAIN_DB = 12.0   # each slowed slice's body is first raised (by up to this, dB) to keep the
                        # slice's mean power over its slot; 0 turns it off
+FILLS = ("stretch", "loop", "gap")
+SQUEEZES = ("stretch", "cut")
+
+
+@dataclass(frozen=True)
+class BeatsOptions:
+    """How beats mode fills a slot; the defaults are the renderer's (the constants above)."""
+    fill: str = FILL                    # slowed slice: "stretch" (the body), "loop" or "gap"
+    squeeze: str = SQUEEZE              # sped-up slice: "stretch" or "cut" (ring on TAIL_S)
+    keep_loudness: bool = KEEP_LOUDNESS  # one gain for the bodies keeps the RMS over peak
+    slice_gain_db: float = SLICE_GAIN_DB  # most a slowed body is raised first, dB (0: off)
+
+    def __post_init__(self) -> None:
+        if self.fill not in FILLS:
+            raise ValueError(f"fill must be one of {FILLS}, got {self.fill!r}")
+        if self.squeeze not in SQUEEZES:
+            raise ValueError(f"squeeze must be one of {SQUEEZES}, got {self.squeeze!r}")
+        if not 0.0 <= float(self.slice_gain_db) <= 60.0:
+            raise ValueError(f"slice_gain_db must be in 0..60 dB, got {self.slice_gain_db!r}")
 
 
 def slice_points(onsets: np.ndarray, b: int, beats: int, sr: int,
-                 hits: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                 hits: np.ndarray | None = None, *, steps: int = 0,
+                 weak: tuple[np.ndarray, np.ndarray] | None = None,
+                 cluster_s: float = CLUSTER_S) -> tuple[np.ndarray, np.ndarray]:
     """(cuts, anchors) in source samples: where the slices start (int64, sorted, in [0, b)) and
     the sample of each that lands on the host grid (float64, >= its cut, may pass b).
 
     onsets: where the attacks start (source samples); hits: where each lands on the grid (the
     onsets themselves when None). A slice starts EARLY_S before its onset. Onsets within
-    CLUSTER_S of the first of a group are one slice, cut at the first (an attack is never cut
+    cluster_s of the first of a group are one slice, cut at the first (an attack is never cut
     in two) and anchored at the middle of the group's hits, so of two hits a few ms apart (a
     kick and a hat played nearly together) neither is off its grid time by more than half the
     group's span x (stretch - 1). A beat with no onset within half a sixteenth gets a cut, so a
-    sustained sound is still anchored to the grid."""
+    sustained sound is still anchored to the grid.
+
+    steps: grid steps a beat (4: sixteenths) that get a cut of their own when no onset is near
+    (`step_points`: a hit the detector missed is most likely on one); weak: (starts, hits) the
+    detector found only with smaller rises near the steps (`onsets.detect_hits_near`), used
+    for those cuts. 0 (the default) for onsets that are all the hits there are.
+    cluster_s: CLUSTER_S, or DETECTED_CLUSTER_S for detected onsets."""
     onsets = np.mod(np.asarray(onsets, dtype=np.int64), b)
     hits = onsets if hits is None else np.mod(np.asarray(hits, dtype=np.int64), b)
+    if steps > 0:
+        s_on, s_hit = step_points(onsets, b, beats * steps, sr, weak)
+        onsets, hits = np.concatenate([onsets, s_on]), np.concatenate([hits, s_hit])
     lead = (hits - onsets) % b
     early = int(round(EARLY_S * sr))
-    hits = onsets + np.where(lead <= int(round(CLUSTER_S * sr)), lead, 0)
+    hits = onsets + np.where(lead <= int(round(cluster_s * sr)), lead, 0)
     onsets = np.mod(onsets - early, b)                       # hits now `lead + early` after
     onsets, first = np.unique(onsets, return_index=True)
     hits = hits[first]
@@ -88,7 +137,7 @@ def slice_points(onsets: np.ndarray, b: int, beats: int, sr: int,
     lead_of = dict(zip(points.tolist(),
                        np.concatenate([(hits - onsets) % b, np.zeros_like(grid)]).tolist()))
     points = np.unique(points)
-    span = int(round(CLUSTER_S * sr))
+    span = int(round(cluster_s * sr))
     # Group from the first point after the widest gap, so a group never straddles the wrap.
     gaps = np.diff(np.append(points, points[0] + b))
     start = (int(np.argmax(gaps)) + 1) % points.size
@@ -118,14 +167,61 @@ def slice_points(onsets: np.ndarray, b: int, beats: int, sr: int,
     return cuts, anchors[k]
 
 
+def step_points(onsets: np.ndarray, b: int, steps: int, sr: int,
+                weak: tuple[np.ndarray, np.ndarray] | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(onsets, hits) to add: for the grid steps (`steps` a bar) that no onset covers, and the
+    weak hits that start less than WEAK_AFTER_HIT_S after an onset.
+
+    A step is covered when an onset starts STEP_BEFORE_S before it to STEP_AFTER_S after it:
+    a hit on the step is then in that onset's slice, near its anchor. Humans play off the
+    grid by a few ms, and the hits a detector misses (a hat pedal under a ringing crash, a
+    soft tom while a loud one rings) are as likely on a step as any, so an uncovered step
+    gets a slice of its own: a hit within a few ms of the step then lands within a few ms x
+    (stretch - 1) of its grid time instead of the distance from the slice before. Where a
+    weak hit starts from WEAK_BEFORE_S before the step to WEAK_AFTER_S after it, the slice
+    starts there (the nearest; a cut on the step would split its attack); otherwise on the
+    step itself. A cut where no hit is costs little: it lies in a decay, under a crossfade.
+
+    A weak hit that starts less than WEAK_AFTER_HIT_S after an onset is one the strict
+    detector took for the rest of that onset's attack (a hat 4 ms after a kick, a snare 12 ms
+    after a hat). Closer than the groups' span (slice_points' cluster_s), it joins the onset's
+    group, which is anchored between the two: neither is off by more than half their distance
+    x (stretch - 1), and if the weak hit is no hit at all, the real one is not off by more
+    than that either. Later, it starts a slice of its own: the onset's slice keeps its first
+    few ms as they are, and if the weak hit is no hit, the cut lies in a decay."""
+    onsets = np.mod(np.asarray(onsets, dtype=np.int64), b)
+    g = np.unique(np.round(np.arange(steps) * b / steps).astype(np.int64) % b)
+    if onsets.size:
+        d = (g[:, None] - onsets[None, :]) % b                   # from each onset to each step
+        covered = np.any((d <= STEP_BEFORE_S * sr) | (b - d <= STEP_AFTER_S * sr), axis=1)
+        g = g[~covered]
+    out_on, out_hit = g.copy(), g.copy()
+    if weak is None or len(weak[0]) == 0:
+        return out_on, out_hit
+    ws = np.mod(np.asarray(weak[0], dtype=np.int64), b)
+    wh = np.mod(np.asarray(weak[1], dtype=np.int64), b)
+    if g.size:
+        d = (ws[None, :] - g[:, None] + b // 2) % b - b // 2     # (G, W) weak start - step
+        ok = (d >= -WEAK_BEFORE_S * sr) & (d <= WEAK_AFTER_S * sr)
+        j = np.argmin(np.where(ok, np.abs(d), b), axis=1)        # the nearest allowed
+        use = ok[np.arange(g.size), j]
+        out_on[use], out_hit[use] = ws[j[use]], wh[j[use]]
+    if onsets.size:
+        d = (ws[:, None] - onsets[None, :]) % b                  # (W, H) onset -> weak start
+        after = np.any((d > 0) & (d < WEAK_AFTER_HIT_S * sr), axis=1)
+        out_on, out_hit = np.append(out_on, ws[after]), np.append(out_hit, wh[after])
+    return out_on, out_hit
+
+
 def beats_bar(x: np.ndarray, sr: int, cuts: np.ndarray, anchors: np.ndarray, host_samples: int,
-              *, fill: str | None = None, squeeze: str | None = None,
-              keep_loudness: bool | None = None) -> np.ndarray:
+              options: BeatsOptions | None = None) -> np.ndarray:
     """(C, B) loop bar -> (C, host_samples) float32: the slices between cuts laid out at the host
     tempo, each placed so that its anchor lands on the host grid (see `slice_points`). The
-    result is a loop (what runs past its end is folded onto its start)."""
-    fill, squeeze = fill or FILL, squeeze or SQUEEZE
-    keep_loudness = KEEP_LOUDNESS if keep_loudness is None else keep_loudness
+    result is a loop (what runs past its end is folded onto its start). options: how slots are
+    filled (None: the defaults)."""
+    opt = BeatsOptions() if options is None else options
+    fill, squeeze, keep_loudness = opt.fill, opt.squeeze, opt.keep_loudness
     c, b = x.shape
     cuts = np.asarray(cuts, dtype=np.int64)
     assert cuts.size >= 1 and np.all(np.diff(cuts) > 0) and 0 <= cuts[0] and cuts[-1] < b, \
@@ -150,9 +246,9 @@ def beats_bar(x: np.ndarray, sr: int, cuts: np.ndarray, anchors: np.ndarray, hos
     for i, (o, e) in enumerate(zip(cuts.tolist(), ends.tolist())):
         slot = max(1, int(pos[i + 1] - pos[i]))
         att, body = _slice(ext, off + o, e - o, slot, sr, xf, fill, squeeze)
-        if keep_loudness and SLICE_GAIN_DB > 0 and slot > e - o:
+        if keep_loudness and opt.slice_gain_db > 0 and slot > e - o:
             body = body * np.float32(_slice_gain(att, body, ext[:, off + o:off + e], xf, slot,
-                                                 peak))
+                                                 peak, opt.slice_gain_db))
         at = margin + int(pos[i]) - xf
         acc[0, :, at:at + att.shape[1]] += att
         acc[1, :, at:at + body.shape[1]] += body
@@ -162,8 +258,8 @@ def beats_bar(x: np.ndarray, sr: int, cuts: np.ndarray, anchors: np.ndarray, hos
 
 
 def _slice_gain(att: np.ndarray, body: np.ndarray, natural: np.ndarray, xf: int, slot: int,
-                peak: float) -> float:
-    """The gain (1 .. SLICE_GAIN_DB) for a slowed slice's body at which the slice has over its
+                peak: float, most_db: float) -> float:
+    """The gain (1 .. most_db) for a slowed slice's body at which the slice has over its
     slot the mean power it has in the source over its own length, the body staying under the
     bar's peak: a slowed hit rings on at the loudness it had, not quieter. att, body: the
     slice as `_slice` makes it; natural: its source samples (C, cut to next cut)."""
@@ -176,7 +272,7 @@ def _slice_gain(att: np.ndarray, body: np.ndarray, natural: np.ndarray, xf: int,
     disc = ab * ab - bb * (aa - want)
     g = (-ab + np.sqrt(disc)) / bb if disc > 0.0 else 1.0
     top = float(np.max(np.abs(body)))
-    hi = 10.0 ** (SLICE_GAIN_DB / 20.0)
+    hi = 10.0 ** (most_db / 20.0)
     if top > 0.0:
         hi = min(hi, max(1.0, peak / top))
     return float(np.clip(g, 1.0, hi))

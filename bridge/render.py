@@ -25,8 +25,8 @@ import numpy as np
 
 from beatgan.generator.musical_time import frames
 
-from .beats import beats_bar, slice_points
-from .onsets import detect_hits
+from .beats import DETECTED_CLUSTER_S, STEPS_PER_BEAT, BeatsOptions, beats_bar, slice_points
+from .onsets import detect_hits_near
 
 TEMPO_RANGE_BPM = (40.0, 300.0)    # inclusive; what DAWs use for drum loops
 RATE_RANGE_HZ = (8000, 384000)     # output sample rates accepted
@@ -66,7 +66,8 @@ def output_samples(card, tempo_bpm: float, bars: int = 1, rate: int = 44100) -> 
 
 def render(bar: np.ndarray, card, tempo_bpm: float, bars: int = 1, rate: int = 44100,
            mode: str | RenderMode = "beats", headroom_db: float = 1.0, *,
-           normalize: bool = True, onsets: np.ndarray | None = None) -> np.ndarray:
+           normalize: bool = True, onsets: np.ndarray | None = None,
+           beats_options: BeatsOptions | None = None) -> np.ndarray:
     """Render one bar as a seamless loop of `bars` bars at tempo_bpm and `rate` Hz.
 
     bar: (channels, card.bar_samples) or (card.bar_samples,) float at card.sample_rate.
@@ -76,7 +77,9 @@ def render(bar: np.ndarray, card, tempo_bpm: float, bars: int = 1, rate: int = 4
     headroom_db: the peak lands at -headroom_db dBFS (default -1 dBFS) when normalize is True,
         raised by at most MAX_GAIN_DB (24 dB) above the bar's own level.
     onsets: for "beats", source samples where the hits' attacks start (each slice starts 0.5 ms
-        before one and lands it on the host grid); detected (onsets.detect_hits) when None.
+        before one and lands it on the host grid); when None they are detected
+        (onsets.detect_hits_near) and every sixteenth with no hit near it gets a cut too.
+    beats_options: for "beats", how slots are filled (a beats.BeatsOptions; None: the defaults).
     Returns float32 (channels, round(bars * beats_per_bar * 60 / tempo_bpm * rate)).
     Raises ValueError (and nothing else) for a bad card, bar or argument, naming what is wrong.
     """
@@ -96,6 +99,8 @@ def render(bar: np.ndarray, card, tempo_bpm: float, bars: int = 1, rate: int = 4
     if not (0.0 <= headroom_db <= 60.0):
         raise ValueError(f"headroom_db must be in 0..60 dB, got {headroom_db!r}")
     onsets = _check_onsets(onsets, int(card.bar_samples))
+    if beats_options is not None and not isinstance(beats_options, BeatsOptions):
+        raise ValueError(f"beats_options must be a beats.BeatsOptions, got {beats_options!r}")
 
     sr = int(card.sample_rate)
     n_out = output_samples(card, tempo, bars, rate)
@@ -117,10 +122,18 @@ def render(bar: np.ndarray, card, tempo_bpm: float, bars: int = 1, rate: int = 4
     if mode is RenderMode.REPITCH:
         y = _repitch(x, bars, n_out)
     elif mode is RenderMode.BEATS:
-        starts, hits = detect_hits(x, sr) if onsets is None else (onsets, None)
-        cuts, anchors = slice_points(starts, x.shape[1], int(card.beats_per_bar), sr, hits)
-        y = _repitch(beats_bar(x, sr, cuts, anchors, frames(card.beats_per_bar, tempo, sr)),
-                     bars, n_out)
+        if onsets is None:
+            # The source's sixteenths: where a hit the detector misses most likely is.
+            steps = STEPS_PER_BEAT * int(card.beats_per_bar)
+            grid = np.round(np.arange(steps) * x.shape[1] / steps).astype(np.int64)
+            starts, hits, *weak = detect_hits_near(x, sr, grid)
+            cuts, anchors = slice_points(starts, x.shape[1], int(card.beats_per_bar), sr, hits,
+                                         steps=STEPS_PER_BEAT, weak=tuple(weak),
+                                         cluster_s=DETECTED_CLUSTER_S)
+        else:
+            cuts, anchors = slice_points(onsets, x.shape[1], int(card.beats_per_bar), sr)
+        y = _repitch(beats_bar(x, sr, cuts, anchors, frames(card.beats_per_bar, tempo, sr),
+                               beats_options), bars, n_out)
     else:
         y = _stretch(x, sr, tempo / float(card.tempo_bpm), bars, n_out)
 

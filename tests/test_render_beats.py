@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from beatgan.bridge import beats
-from beatgan.bridge.onsets import detect_hits, detect_onsets
+from beatgan.bridge.onsets import detect_hits, detect_hits_near, detect_onsets
 from beatgan.bridge.render import render
 from beatgan.training import loop_corpus
 from beatgan.training.loop_figures import (added_silence, hit_displacement_ms, loop_figures,
@@ -118,13 +118,22 @@ def test_the_old_gaps_are_caught(loops):
     """A render that leaves silence after slowed slices (the old beats mode, fill='gap') fails
     the silence figure: the measure can fail."""
     L = loops[0]
-    old = beats.FILL
-    try:
-        beats.FILL = "gap"
-        y = render(L.bar, L.card, 70.0)
-    finally:
-        beats.FILL = old
+    y = render(L.bar, L.card, 70.0, beats_options=beats.BeatsOptions(fill="gap"))
     assert added_silence(y, 44100, L.bar, 14700) > 0.2
+    assert beats.FILL == "stretch"                   # an option is a value, not module state
+    assert added_silence(render(L.bar, L.card, 70.0), 44100, L.bar, 14700) < 0.02
+
+
+def test_beats_options_are_checked():
+    with pytest.raises(ValueError, match="fill"):
+        beats.BeatsOptions(fill="holes")
+    with pytest.raises(ValueError, match="squeeze"):
+        beats.BeatsOptions(squeeze="stretch it")
+    with pytest.raises(ValueError, match="slice_gain_db"):
+        beats.BeatsOptions(slice_gain_db=-1.0)
+    card = loop_corpus.LoopCard()
+    with pytest.raises(ValueError, match="beats_options"):
+        render(np.zeros(card.bar_samples), card, 97.3, beats_options={"fill": "gap"})
 
 
 # ---- the onset detector ----
@@ -137,6 +146,35 @@ def test_onsets_move_with_a_rotation_of_the_loop(loops, shift):
         s2, h2 = detect_hits(np.roll(L.bar, shift, axis=1), 14700)
         np.testing.assert_array_equal(np.sort((s2 - shift) % b), starts, err_msg=L.name)
         np.testing.assert_array_equal(np.sort((h2 - shift) % b), np.sort(hits), err_msg=L.name)
+
+
+def sixteenths(b: int) -> np.ndarray:
+    return np.round(np.arange(16) * b / 16).astype(np.int64)
+
+
+@pytest.mark.parametrize("shift", [1, 37, 1000, 12345])
+def test_weak_hits_move_with_a_rotation_of_the_loop_and_its_grid(loops, shift):
+    """The weak hits (found with lower thresholds near the sixteenths) are as stable as the
+    strict ones: rotate the bar and the grid together and they move with it, to the sample;
+    the strict hits do not depend on the grid at all."""
+    for L in loops:
+        b = L.card.bar_samples
+        s, h, ws, wh = detect_hits_near(L.bar, 14700, sixteenths(b))
+        s2, h2, ws2, wh2 = detect_hits_near(np.roll(L.bar, shift, axis=1), 14700,
+                                            sixteenths(b) + shift)
+        np.testing.assert_array_equal(np.sort((ws2 - shift) % b), ws, err_msg=L.name)
+        np.testing.assert_array_equal(np.sort((wh2 - shift) % b), np.sort(wh), err_msg=L.name)
+        np.testing.assert_array_equal(np.sort((s2 - shift) % b), s, err_msg=L.name)
+        np.testing.assert_array_equal(s, detect_hits(L.bar, 14700)[0], err_msg=L.name)
+        assert not np.any(np.isin(ws, s)), L.name
+
+
+def test_weak_hits_ignore_a_dc_offset(loops):
+    for L in loops:
+        b = L.card.bar_samples
+        a = detect_hits_near(L.bar + 0.3, 14700, sixteenths(b))
+        for x, y in zip(a, detect_hits_near(L.bar, 14700, sixteenths(b))):
+            np.testing.assert_array_equal(x, y, err_msg=L.name)
 
 
 def test_onsets_ignore_a_dc_offset(loops):
@@ -175,6 +213,36 @@ def test_both_strokes_of_every_flam_are_found(loops):
                 assert np.min(np.abs(d)) <= 3.5, (L.name, stroke.instrument, d[np.abs(d) < 30])
 
 
+# ---- cuts on the sixteenths ----
+
+def test_an_uncovered_sixteenth_gets_a_cut_on_it_or_at_a_weak_hit_before_it():
+    """step_points: a sixteenth with a detected hit from 10 ms before it to 4 ms after it is
+    covered; any other gets a slice of its own, on it, or at a weak hit up to 6 ms before it
+    (so the cut does not split that hit's attack); a weak hit up to 15 ms after a detected
+    one is a cut too, grouped with it under 7.5 ms."""
+    sr, b = 14700, 16 * 1764
+    step = b // 16
+    ms = sr // 1000
+    onsets = np.array([0, 4 * step - 8 * ms, 8 * step + 3 * ms])          # steps 0, 4, 8 covered
+    on, hit = beats.step_points(onsets, b, 16, sr)
+    want = [k * step for k in range(16) if k not in (0, 4, 8)]
+    np.testing.assert_array_equal(on, want)
+    np.testing.assert_array_equal(hit, want)
+    weak_start = np.array([2 * step - 5 * ms, 6 * step - 9 * ms, 4 * ms, 4 * step + 4 * ms,
+                           8 * step + 20 * ms])
+    weak_hit = weak_start + 10
+    on, hit = beats.step_points(onsets, b, 16, sr, (weak_start, weak_hit))
+    assert 2 * step - 5 * ms in on and 2 * step not in on                 # the weak hit's
+    assert 6 * step in on and 6 * step - 9 * ms not in on                 # too early: the step
+    assert 4 * ms in on                                                   # joins the onset at 0
+    assert 4 * step + 4 * ms in on                                        # 12 ms after one
+    assert 8 * step + 20 * ms not in on                                   # 17 ms after: no
+    cuts, anchors = beats.slice_points(onsets, b, 4, sr, steps=4, weak=(weak_start, weak_hit),
+                                       cluster_s=beats.DETECTED_CLUSTER_S)
+    first = int(np.argmin(np.abs((cuts + b // 2) % b - b // 2)))
+    assert anchors[first] % b == pytest.approx(0.5 * (4 * ms + 10), abs=1)   # between the two
+
+
 # ---- the targets ----
 
 @pytest.mark.parametrize("rate", RATES)
@@ -186,13 +254,23 @@ def test_hits_land_on_the_host_grid_within_1ms_median(figures, loops, tempo, rat
 
 @pytest.mark.parametrize("tempo", TEMPOS)
 def test_most_hits_land_within_3ms(figures, loops, tempo):
-    """What the corpus shows today (both rates): 12 % of the hits more than 3 ms off at 70 bpm
-    (the old beats mode: 26 %), 3-4 % at 97.3 and 128, 1.4 % at 174 (old: 17 %). The misses
-    are hits the detector does not cut: a hat pedal under a crash, a hat or kick 4-7 ms after
-    another hit, a soft tom or tone while a louder one rings. The issue's target (every hit
-    within 3 ms) is not met: issue 25 stays open for it."""
+    """What the corpus shows today (both rates): 5.8 % of the hits more than 3 ms off at 70 bpm
+    (the old beats mode: 26 %; before the cuts on the sixteenths: 12 %), none at 97.3, 128 and
+    174 bpm. At 70 bpm the misses are hits 4-7 ms after another that the detector does not
+    find (a hat pedal or hat after a kick, an open hat after a closed one) and hats whose
+    attack starts softly under a cymbal's wash; every hit within 3 ms is not met there."""
     d = np.concatenate([figures[L.name, tempo, r].displacement_ms for L in loops for r in RATES])
-    assert np.mean(np.abs(d) > 3.0) <= (0.15 if tempo < 80 else 0.05)
+    assert np.mean(np.abs(d) > 3.0) <= (0.08 if tempo < 80 else 0.01)
+
+
+@pytest.mark.parametrize("rate", RATES)
+@pytest.mark.parametrize("tempo", TEMPOS)
+def test_every_hit_lands_within_3ms_from_97_bpm(figures, loops, tempo, rate):
+    """Issue 25's target, met at 97.3, 128 and 174 bpm (largest 2.3, 0.2 and 2.7 ms). At 70
+    bpm a hit missed 4-7 ms after another plays that far x 0.79 off (largest 6.2 ms): it is
+    held to 7 ms there, so that it does not get worse."""
+    worst = {L.name: figures[L.name, tempo, rate].max_ms for L in loops}
+    assert max(worst.values()) <= (7.0 if tempo < 80 else 3.0), worst
 
 
 @pytest.mark.parametrize("rate", RATES)
