@@ -26,6 +26,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
+from .ratelimit import LIMITER
+
 FLUSH_MODES = ("after", "before", "off")
 FLUSH_WORDS = {"after": "right after each reply", "before": "before each reply",
                "off": "when the OS likes"}   # the daemon's start-up summary
@@ -34,7 +36,6 @@ FLUSH_WORDS = {"after": "right after each reply", "before": "before each reply",
 # another ~44 ms: the disk coalesces them).
 SYNC_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="beatgan-fsync")
 
-log = logging.getLogger("beatgan.bridge")
 
 
 def fsync_file(path: str | os.PathLike) -> None:
@@ -99,7 +100,9 @@ class Flusher:
         except OSError as e:
             with self._lock:
                 self.failed += 1
-            log.error("could not flush %s to disk (%s): the file is in place and whole, but a "
-                      "power cut could lose it", path, e.strerror or e)
+            # A failing disk fails every file of every loop: rate-limited like other floods.
+            LIMITER.log(logging.ERROR, "failed flushes", "could not flush %s to disk (%s): the "
+                        "file is in place and whole, but a power cut could lose it", path,
+                        e.strerror or e)
             return False
         return True
