@@ -3,6 +3,7 @@ figures of each mode on the loop corpus (docs/render.md, "Beats mode on real dru
 
     .venv/bin/python bench/render.py [--repeats 50] [--folder /tmp/beatgan-bench]
     .venv/bin/python bench/render.py --no-speed --fills          # figures, and beats' fills
+    .venv/bin/python bench/render.py --no-speed --seeds 0        # the figures of seed 0 only
     .venv/bin/python bench/render.py --no-speed --no-figures --picture docs/img/render_beats_70bpm.png
 
 Speed: the GMRockKit drum bar (synthetic if the kit is missing) at the model's 14.7 kHz / 125
@@ -14,8 +15,11 @@ of recorded one-shots with known hit times) at 70, 97.3, 128 and 174 bpm, 44.1 a
 displacement from the host grid (median, share over 3 ms, largest), the share of the loop
 below -60 dB that the source did not have, the loudness change from the source (RMS over peak)
 and the seam step (in typical sample-to-sample steps); for beats also cut at the hits' true
-attacks (what a perfect detector would give). --fills compares what fills a slowed slice
-(stretch, loop, gap), what shortens a sped-up one (stretch, cut) and the body gains.
+attacks (what a perfect detector would give). The corpus is built from a seed (its timing
+and flam gaps): the table is of the first of --seeds (default 0,1,2,3), and beats mode is
+measured on each of the others and on all of them together ("seeds 0-3"), so that nothing is
+tuned to one seed. --fills compares what fills a slowed slice (stretch, loop, gap), what
+shortens a sped-up one (stretch, cut) and the body gains.
 """
 from __future__ import annotations
 
@@ -73,9 +77,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="also compare what fills a slowed (and shortens a sped-up) beats slice")
     p.add_argument("--picture", type=Path, default=None,
                    help="draw one corpus loop at 70 bpm (source, holes, this renderer) to PATH")
+    p.add_argument("--seeds", type=seed_list, default=(0, 1, 2, 3),
+                   help="corpus seeds, comma-separated: the table is of the first, beats mode is "
+                        "also measured on the others and on all together (default 0,1,2,3)")
     args = p.parse_args(argv)
     if not args.no_figures or args.fills:
-        corpus_figures(args.fills, skip_modes=args.no_figures)
+        corpus_figures(args.fills, skip_modes=args.no_figures, seeds=args.seeds)
     if args.picture is not None:
         picture(args.picture)
     if args.no_speed:
@@ -137,31 +144,42 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def seed_list(text: str) -> tuple[int, ...]:
+    """'0,1,2,3' -> (0, 1, 2, 3): the corpus seeds (--seeds)."""
+    try:
+        seeds = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+    if not seeds or min(seeds) < 0:
+        raise argparse.ArgumentTypeError(f"expected seeds >= 0, got {text!r}")
+    return seeds
+
+
 def corpus_rows(mode: str, tempos=TEMPOS, true_attacks: bool = False,
-                options: BeatsOptions | None = None) -> list:
-    """Figures of every corpus loop at every tempo and rate; true_attacks: beats mode cut at
-    the hits' known attacks instead of the detected ones (what a perfect detector would give);
-    options: beats mode's slot filling (None: the defaults)."""
+                options: BeatsOptions | None = None, seed: int = 0) -> list:
+    """Figures of every corpus loop (of this seed) at every tempo and rate; true_attacks:
+    beats mode cut at the hits' known attacks instead of the detected ones (what a perfect
+    detector would give); options: beats mode's slot filling (None: the defaults)."""
     from beatgan.training.loop_corpus import corpus
     from beatgan.training.loop_figures import loop_figures
 
     return [loop_figures(render(L.bar, L.card, t, rate=r, mode=mode,
                                 onsets=L.attacks if true_attacks else None,
                                 beats_options=options), r, L, t, mode)
-            for L in corpus() for t in tempos for r in RATES]
+            for L in corpus(seed=seed) for t in tempos for r in RATES]
 
 
 def print_rows(label: str, rows: list, tempos=TEMPOS) -> None:
+    from beatgan.training.loop_figures import summarize
+
     for t in tempos:
-        rr = [f for f in rows if f.tempo_bpm == t]
-        d = np.abs(np.concatenate([f.displacement_ms for f in rr]))
-        loud = [f.loudness_change_db for f in rr]
-        print(f"| {label} | {t:g} | {np.median(d):.2f} | {100 * np.mean(d > 3):.1f} % | "
-              f"{d.max():.1f} | {100 * max(f.added_silence for f in rr):.1f} % | "
-              f"{min(loud):+.2f} .. {max(loud):+.2f} | {max(f.seam_step for f in rr):.1f} |")
+        s = summarize(f for f in rows if f.tempo_bpm == t)
+        print(f"| {label} | {t:g} | {s.median_ms:.2f} | {100 * s.share_over_3ms:.1f} % | "
+              f"{s.largest_ms:.1f} | {100 * s.worst_added_silence:.1f} % | "
+              f"{s.loudness_lo_db:+.2f} .. {s.loudness_hi_db:+.2f} | {s.worst_seam_step:.1f} |")
 
 
-def corpus_figures(fills: bool, skip_modes: bool = False) -> None:
+def corpus_figures(fills: bool, skip_modes: bool = False, seeds: tuple[int, ...] = (0,)) -> None:
     from beatgan.training.loop_corpus import available
 
     missing = available()
@@ -171,24 +189,40 @@ def corpus_figures(fills: bool, skip_modes: bool = False) -> None:
     print("| mode | bpm | displacement median ms | share > 3 ms | largest ms | added silence "
           "(worst loop) | loudness change dB | seam step (worst) |\n|---|---:|---:|---:|---:|"
           "---:|---:|---:|")
+    first = seeds[0]
+    tag = "" if first == 0 else f", seed {first}"
+    beats_rows = []
     for mode in ([] if skip_modes else ["repitch", "beats", "stretch"]):
-        print_rows(mode, corpus_rows(mode))
+        rows = corpus_rows(mode, seed=first)
+        print_rows(mode + tag, rows)
+        if mode == "beats":
+            beats_rows = rows
     if not skip_modes:
-        print_rows("beats, cut at the true attacks", corpus_rows("beats", true_attacks=True))
+        print_rows("beats, cut at the true attacks" + tag,
+                   corpus_rows("beats", true_attacks=True, seed=first))
+        if len(seeds) > 1:
+            for seed in seeds[1:]:
+                rows = corpus_rows("beats", seed=seed)
+                print_rows(f"beats, seed {seed}", rows)
+                beats_rows += rows
+            print_rows(f"beats, seeds {','.join(map(str, seeds))}", beats_rows)
     if not fills:
         return
     # What fills a slowed slice's slot, and what shortens a sped-up one (beats.BeatsOptions,
     # passed to each render for the comparison).
     for fill in ("stretch", "loop", "gap"):
-        rows = corpus_rows("beats", (70.0, 97.3), options=BeatsOptions(fill=fill))
+        rows = corpus_rows("beats", (70.0, 97.3), options=BeatsOptions(fill=fill),
+                           seed=first)
         print_rows(f"beats, fill={fill}", rows, (70.0, 97.3))
     for squeeze in ("stretch", "cut"):
-        rows = corpus_rows("beats", (174.0,), options=BeatsOptions(squeeze=squeeze))
+        rows = corpus_rows("beats", (174.0,), options=BeatsOptions(squeeze=squeeze),
+                           seed=first)
         print_rows(f"beats, squeeze={squeeze}", rows, (174.0,))
     print_rows("beats, one body gain only",
-               corpus_rows("beats", options=BeatsOptions(slice_gain_db=0.0)))
+               corpus_rows("beats", options=BeatsOptions(slice_gain_db=0.0), seed=first))
     print_rows("beats, no body gain",
-               corpus_rows("beats", options=BeatsOptions(slice_gain_db=0.0, keep_loudness=False)))
+               corpus_rows("beats", options=BeatsOptions(slice_gain_db=0.0, keep_loudness=False),
+                           seed=first))
 
 
 def picture(path: Path, name: str = "breaks-flams", tempo: float = 70.0) -> None:

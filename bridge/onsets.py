@@ -23,7 +23,12 @@ offset is removed first, so adding one changes nothing.
    other are one attack: it starts at the first, and its hit is the steepest view's.
 3. New or not. A candidate within REFRACT_S of the one before is a new hit only if it gets
    louder than anything since that one by NEW_DB (a flam's second stroke does; the rest of a
-   slow attack, or a clap's second burst, does not).
+   slow attack, or a clap's second burst, does not), or if, high-passed, that hit has decayed
+   by DECAYED_DB from its loudest and the candidate rises OVER_DB over the decay (its mean
+   power over the DECAY_S before the candidate's start): a hat or a ride a few ms after a
+   snare, which rises over the snare's decay without getting louder than the snare was.
+   (Judged so in the raw view too, it takes a clap's later bursts and the second transient
+   of a slap for hits.)
 
 4. Weak hits (`detect_hits_near`). Within PRIOR_S of where the caller expects a hit (the
    source's sixteenth grid), a rise of PRIOR_RISE_DB (PRIOR_FINE_DB high-passed) is a
@@ -57,6 +62,9 @@ START_DB = 2.0        # the attack starts where its rise was last under this
 SEARCH_S = 0.002      # the attack start is looked for up to LAG_S + this before a candidate
 REFRACT_S = 0.015     # a candidate this soon after a hit must be louder than it by NEW_DB
 NEW_DB = 6.0
+DECAYED_DB = 3.0      # ... or, high-passed, where that hit has decayed by this (dB) ...
+OVER_DB = 6.0         # ... rise this much over its decay (the level just before the candidate)
+DECAY_S = 0.003       # the decay's level: mean 1 ms power over this much before the start, s
 LOOK_S = 0.005        # how far after a candidate its loudness is taken, seconds
 FLOOR_DB = -70.0      # power floor relative to the loudest moment: quieter is "silence"
 PRIOR_S = 0.012       # within this of an expected hit (detect_hits_near), seconds, ...
@@ -200,7 +208,7 @@ def _attacks(cand: np.ndarray, views: tuple, sr: int, new_db: float = NEW_DB
 def _new_hits(starts: np.ndarray, hits: np.ndarray, power: tuple, sr: int,
               new_db: float = NEW_DB) -> tuple[np.ndarray, np.ndarray]:
     """Drop the candidates that are the rest of an attack (see the module's docstring, 3.);
-    power: the 1 ms power of the bar and of its first difference at every sample."""
+    power: (the 1 ms power of the bar, that of its first difference) at every sample."""
     n = power[0].shape[-1]
     if starts.size < 2:
         return starts.astype(np.int64), hits.astype(np.int64)
@@ -208,15 +216,25 @@ def _new_hits(starts: np.ndarray, hits: np.ndarray, power: tuple, sr: int,
     order = np.roll(np.arange(starts.size), -((int(np.argmax(gaps)) + 1) % starts.size))
     refract, look = int(round(REFRACT_S * sr)), int(round(LOOK_S * sr)) + ENVELOPE
     ratio = 10.0 ** (new_db / 10.0)
+    decayed, over = 10.0 ** (-DECAYED_DB / 10.0), 10.0 ** (OVER_DB / 10.0)
+    before = -1 - ENVELOPE * np.arange(max(1, int(round(DECAY_S * sr / ENVELOPE))))
     kept: list[int] = []
     for i in order.tolist():
         if kept:
             p = int(starts[kept[-1]])
-            gap = (int(starts[i]) - p) % n
+            s = int(starts[i])
+            gap = (s - p) % n
             if gap < refract:
                 since = (p + np.arange(gap + 1)) % n
-                ahead = (int(starts[i]) + np.arange(look)) % n
-                if not any(e[ahead].max() >= ratio * e[since].max() for e in power):
+                ahead = (s + np.arange(look)) % n
+                decay = (s + before[:max(1, gap // ENVELOPE)]) % n  # 1 ms powers, p..s
+                # Louder than anything since that hit (raw or high-passed), or, high-passed,
+                # rising over its decay (a hat while a kick or a snare rings).
+                new = any(e[ahead].max() >= ratio * e[since].max() for e in power)
+                e = power[1]
+                top, level = e[since].max(), e[decay].mean()
+                new = new or (level <= decayed * top and e[ahead].max() >= over * level)
+                if not new:
                     continue
         kept.append(i)
     kept_arr = np.sort(np.asarray(kept, dtype=np.int64))

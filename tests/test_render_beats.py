@@ -13,13 +13,14 @@ from beatgan.bridge.onsets import detect_hits, detect_hits_near, detect_onsets
 from beatgan.bridge.render import render
 from beatgan.training import loop_corpus
 from beatgan.training.loop_figures import (added_silence, hit_displacement_ms, loop_figures,
-                                           loudness_db, seam_step, silent_share)
+                                           loudness_db, seam_step, silent_share, summarize)
 
 pytestmark = pytest.mark.skipif(loop_corpus.available() is not None,
                                 reason=str(loop_corpus.available()))
 
 TEMPOS = [70.0, 97.3, 128.0, 174.0]
 RATES = [44100, 48000]
+OTHER_SEEDS = [1, 2, 3]      # the corpus recipes with other timing and flam gaps
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +33,14 @@ def figures(loops):
     """Beats-mode figures of every corpus loop at every tempo and rate: {(name, tempo, rate)}."""
     return {(L.name, t, r): loop_figures(render(L.bar, L.card, t, rate=r), r, L, t, "beats")
             for L in loops for t in TEMPOS for r in RATES}
+
+
+@pytest.fixture(scope="module")
+def other_figures():
+    """The same figures for the corpus of OTHER_SEEDS: [LoopFigures] (seed 0's are `figures`)."""
+    return [loop_figures(render(L.bar, L.card, t, rate=r), r, L, t, "beats")
+            for seed in OTHER_SEEDS for L in loop_corpus.corpus(seed=seed)
+            for t in TEMPOS for r in RATES]
 
 
 # ---- the corpus ----
@@ -213,6 +222,25 @@ def test_both_strokes_of_every_flam_are_found(loops):
                 assert np.min(np.abs(d)) <= 3.5, (L.name, stroke.instrument, d[np.abs(d) < 30])
 
 
+def test_a_hat_over_a_snares_decay_is_a_new_hit():
+    """A hat 12 ms after a snare, no louder than the snare was but well over its decay (high-
+    passed), is a hit of its own (the old test, 6 dB over anything since the snare, dropped
+    it); with a DC offset and rotated the same."""
+    sr = 14700
+    rng = np.random.default_rng(0)
+    x = np.zeros(2 * sr)
+    t0, n, m = sr // 2, int(0.3 * sr), int(0.05 * sr)
+    body = np.convolve(rng.normal(size=n), np.ones(8) / 8, "same")
+    x[t0:t0 + n] += (0.5 * rng.normal(size=n) + body) * np.exp(-np.arange(n) / (0.005 * sr))
+    hat = t0 + int(0.012 * sr)
+    x[hat:hat + m] += 0.5 * rng.normal(size=m) * np.exp(-np.arange(m) / (0.006 * sr))
+    starts = detect_onsets(x, sr)
+    np.testing.assert_allclose((starts - t0) / sr * 1e3, [0.0, 12.0], atol=1.0)
+    np.testing.assert_array_equal(detect_onsets(x + 0.2, sr), starts)
+    np.testing.assert_array_equal(np.sort((detect_onsets(np.roll(x, 777), sr) - 777) % x.size),
+                                  starts)
+
+
 # ---- cuts on the sixteenths ----
 
 def test_an_uncovered_sixteenth_gets_a_cut_on_it_or_at_a_weak_hit_before_it():
@@ -312,3 +340,21 @@ def test_a_slowed_hit_keeps_its_attack_and_rings_on(loops):
     nxt = int(round(anchors[i + 1] * host / b - (anchors[i + 1] - cuts[i + 1])))
     body = y[:, at + n:nxt - int(beats.XFADE_S * 14700)]
     assert silent_share(body, 14700) == 0.0 and np.sqrt(np.mean(body ** 2)) > 1e-3
+
+
+@pytest.mark.parametrize("tempo", TEMPOS)
+def test_other_seeds_keep_the_median_no_holes_and_few_misses(figures, other_figures, tempo):
+    """Seeds 0-3 of the corpus together (so nothing is tuned to seed 0): the median within
+    1 ms and no holes at every tempo (targets met); the share of hit placements more than
+    3 ms off held to what it is today (7.2 % at 70 bpm; 1.4, 0.4 and 2.1 % at 97.3, 128 and
+    174 bpm). Not met on seeds 1-3, and so not asserted here: every hit within 3 ms (single
+    hits 7-30 ms off at every tempo: hits the detector does not find, or finds 2-6 ms late,
+    a few ms before or after another) and the loudness of the djembe loop of seed 3 at 174
+    bpm (-1.2 dB); see docs/render.md."""
+    rows = [f for f in other_figures if f.tempo_bpm == tempo]
+    rows += [figures[k] for k in figures if k[1] == tempo]
+    s = summarize(rows)
+    assert s.renders == 4 * 8 * len(RATES)
+    assert s.median_ms <= 1.0
+    assert s.worst_added_silence < 0.02
+    assert s.share_over_3ms <= (0.08 if tempo < 80 else 0.03), s

@@ -29,6 +29,10 @@ known about the source, and trust nothing the renderer says about itself.
   source resampled to the output rate first (its peak between 14.7 kHz samples counts).
 - **Seam step**: the jump from the loop's last sample to its first, in units of the RMS
   sample-to-sample step of the whole loop (1.0 = a typical step).
+
+`summarize` folds the figures of many loops (several tempos, rates, corpus seeds) into the
+row that docs/render.md and bench/render.py print: median, share over 3 ms, largest, worst
+added silence, loudness range, worst seam.
 """
 from __future__ import annotations
 
@@ -214,3 +218,28 @@ def source_loudness_db(bar: np.ndarray, sample_rate: int, rate: int) -> float:
     y = soxr.resample(x[:, np.arange(-pad, b + pad) % b].T, sample_rate, rate, quality="HQ").T
     lo = int(round(pad * rate / sample_rate))
     return loudness_db(y[:, lo:lo + int(round(b * rate / sample_rate))])
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The figures of many renders in one row (`summarize`)."""
+    renders: int                   # how many loop renders
+    placements: int                # hit placements (hits x renders)
+    median_ms: float               # median |displacement|
+    share_over_3ms: float          # 0..1 of the placements more than 3 ms off
+    largest_ms: float              # largest |displacement|
+    worst_added_silence: float     # 0..1, the worst render's
+    loudness_lo_db: float          # the lowest loudness change
+    loudness_hi_db: float          # ... and the highest
+    worst_seam_step: float
+
+
+def summarize(figures) -> Summary:
+    """One Summary of an iterable of LoopFigures (at least one)."""
+    rows = list(figures)
+    assert rows, "expected at least one LoopFigures"
+    d = np.abs(np.concatenate([f.displacement_ms for f in rows]))
+    loud = [f.loudness_change_db for f in rows]
+    return Summary(len(rows), int(d.size), float(np.median(d)), float(np.mean(d > 3.0)),
+                   float(d.max()), max(f.added_silence for f in rows), min(loud), max(loud),
+                   max(f.seam_step for f in rows))
