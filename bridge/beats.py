@@ -50,7 +50,8 @@ GRAIN_S = 0.020        # grain of the overlap-add stretch, seconds (hop: half of
 GRAIN_MIN_S = 0.001    # shortest grain; a shorter body is not stretched (the slice fades), s
 BODY_MIN_S = 0.003     # a short slice stretches only its last this much, seconds
 GUARD_S = 0.003        # the last part before the next cut (its lead-in) is never stretched, s
-TAIL_S = 0.008         # how far a slice rings past its slot when sped up, seconds
+TAIL_S = 0.002         # how far a slice rings past its slot when sped up, seconds (a
+                       # longer ring sums with the next attack: at 8 ms a djembe lost 1.2 dB)
 PERIOD_S = (0.0015, 0.025)  # periods looked for in a pitched body (40..670 Hz), seconds
 PERIOD_LOOK_S = 0.05   # how much of a body the period is measured on, seconds
 PITCHED = 0.6          # a body is pitched when its autocorrelation reaches this at its period
