@@ -97,6 +97,11 @@ class BeatsOptions:
             raise ValueError(f"slice_gain_db must be in 0..60 dB, got {self.slice_gain_db!r}")
 
 
+def grid_points(b: int, n: int) -> np.ndarray:
+    """n evenly spaced source samples of a bar of b, from 0 (its beats, or its steps), int64."""
+    return np.round(np.arange(n) * b / n).astype(np.int64)
+
+
 def slice_points(onsets: np.ndarray, b: int, beats: int, sr: int,
                  hits: np.ndarray | None = None, *, steps: int = 0,
                  weak: tuple[np.ndarray, np.ndarray] | None = None,
@@ -128,7 +133,7 @@ def slice_points(onsets: np.ndarray, b: int, beats: int, sr: int,
     onsets = np.mod(onsets - early, b)                       # hits now `lead + early` after
     onsets, first = np.unique(onsets, return_index=True)
     hits = hits[first]
-    grid = np.round(np.arange(beats) * b / beats).astype(np.int64)
+    grid = grid_points(b, beats)
     tol = b / beats / 8.0
     if onsets.size:
         d = np.abs(grid[:, None] - onsets[None, :])
@@ -192,7 +197,7 @@ def step_points(onsets: np.ndarray, b: int, steps: int, sr: int,
     than that either. Later, it starts a slice of its own: the onset's slice keeps its first
     few ms as they are, and if the weak hit is no hit, the cut lies in a decay."""
     onsets = np.mod(np.asarray(onsets, dtype=np.int64), b)
-    g = np.unique(np.round(np.arange(steps) * b / steps).astype(np.int64) % b)
+    g = np.unique(grid_points(b, steps) % b)
     if onsets.size:
         d = (g[:, None] - onsets[None, :]) % b                   # from each onset to each step
         covered = np.any((d <= STEP_BEFORE_S * sr) | (b - d <= STEP_AFTER_S * sr), axis=1)

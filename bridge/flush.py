@@ -57,7 +57,7 @@ class Flusher:
         self._pool = pool
         self._lock = threading.Lock()
         self._pending: set = set()
-        self.failed = 0                     # files whose fsync failed (status, tests)
+        self.failed = 0                     # files whose fsync failed so far
 
     def flush(self, paths, then=None) -> None:
         """Start fsyncing every file in `paths`; returns at once. then(failed), when given, is

@@ -25,7 +25,8 @@ import numpy as np
 
 from beatgan.generator.musical_time import frames
 
-from .beats import DETECTED_CLUSTER_S, STEPS_PER_BEAT, BeatsOptions, beats_bar, slice_points
+from .beats import (DETECTED_CLUSTER_S, STEPS_PER_BEAT, BeatsOptions, beats_bar, grid_points,
+                    slice_points)
 from .onsets import detect_hits_near
 
 TEMPO_RANGE_BPM = (40.0, 300.0)    # inclusive; what DAWs use for drum loops
@@ -124,8 +125,7 @@ def render(bar: np.ndarray, card, tempo_bpm: float, bars: int = 1, rate: int = 4
     elif mode is RenderMode.BEATS:
         if onsets is None:
             # The source's sixteenths: where a hit the detector misses most likely is.
-            steps = STEPS_PER_BEAT * int(card.beats_per_bar)
-            grid = np.round(np.arange(steps) * x.shape[1] / steps).astype(np.int64)
+            grid = grid_points(x.shape[1], STEPS_PER_BEAT * int(card.beats_per_bar))
             starts, hits, *weak = detect_hits_near(x, sr, grid)
             cuts, anchors = slice_points(starts, x.shape[1], int(card.beats_per_bar), sr, hits,
                                          steps=STEPS_PER_BEAT, weak=tuple(weak),
@@ -192,7 +192,7 @@ def _stretch(x: np.ndarray, sr: int, speed: float, bars: int, n_out: int) -> np.
 def _check_card(card) -> None:
     """A ValueError naming the field unless card has a usable sample_rate, tempo_bpm,
     beats_per_bar and bar_samples (a ModelCard is checked when it is read; any other object here)."""
-    from beatgan.generator.card import check_card_fields
+    from beatgan.generator.config import check_card_fields
 
     names = ("sample_rate", "tempo_bpm", "beats_per_bar", "bar_samples")
     values, missing = [], []

@@ -8,7 +8,7 @@ import tempfile
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from .config import GeneratorConfig, check_card_fields  # noqa: F401 - re-exported
+from .config import GeneratorConfig, check_card_fields
 from .latent import check_truncation
 
 CARD_FILE = "model_card.json"
