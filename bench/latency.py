@@ -157,6 +157,8 @@ def osc_latency(send, dest, replies, args, pid: int):
     wall, own = [], []
     cpu0 = cpu_use(pid)
     for i in range(args.n):
+        if args.interval_ms > 0:
+            time.sleep(args.interval_ms / 1000.0)
         t0 = time.perf_counter()
         send.sendto(osc("/beatgan/generate", 1000 + i, args.bpm), dest)
         t1, done = replies.take("/beatgan/done")
@@ -243,9 +245,15 @@ def main() -> int:
     ap.add_argument("--no-midi", action="store_true", help="skip the note-on measurement")
     ap.add_argument("--flush", choices=("after", "before", "off"), default="after",
                     help="the daemon's flush setting (default: serve's default, after)")
-    ap.add_argument("--against", choices=("after", "before", "off", "none"),
-                    help="then measure OSC -> files again with this flush setting, for a ratio "
-                         "(default with --stems: before; none: skip)")
+    ap.add_argument("--interval-ms", type=float, default=0.0,
+                    help="pause between one reply and the next request (default 0: back to "
+                         "back; a DAW asks at most every beat, 345 ms at 174 bpm)")
+    ap.add_argument("--no-spare-files", action="store_true",
+                    help="the daemon writes every file anew (serve --no-spare-files)")
+    ap.add_argument("--against", choices=("after", "before", "off", "no-spares", "none"),
+                    help="then measure OSC -> files again with this flush setting, or with "
+                         "the same flush and no spare files, for a ratio (default with "
+                         "--stems: no-spares; none: skip)")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="beatgan-bench-"))
@@ -277,7 +285,9 @@ def main() -> int:
     if jack is None:
         argv.append("--no-midi")
     env.update(XDG_CONFIG_HOME=str(tmp / "cfg"), XDG_DATA_HOME=str(tmp / "data"))
-    started = start_daemon(argv + ["--flush", args.flush], env, tmp / "daemon.log")
+    ours_flags = ["--flush", args.flush] + ["--no-spare-files"] * args.no_spare_files
+    ours_label = f"flush {args.flush}, spare files {'off' if args.no_spare_files else 'on'}"
+    started = start_daemon(argv + ours_flags, env, tmp / "daemon.log")
     if started is None:
         return 1
     daemon, port, summary = started
@@ -291,7 +301,7 @@ def main() -> int:
     dest = ("127.0.0.1", port)
     try:
         ours = osc_latency(send, dest, replies, args, daemon.pid)
-        print_osc(ours, f"flush {args.flush}")
+        print_osc(ours, ours_label)
 
         # --- note-on -> file ---------------------------------------------------------------
         if jack is not None:
@@ -362,12 +372,17 @@ def main() -> int:
         # Thousands of loops (a GB or more with stems): only the figures were wanted.
         shutil.rmtree(tmp / "out", ignore_errors=True)
         print(f"daemon exit code {code}; log: {tmp / 'daemon.log'}")
-    against = args.against or ("before" if args.stems and args.flush != "before" else "")
+    against = args.against or ("no-spares" if args.stems and not args.no_spare_files else "")
     if against and against != "none":
-        # The same requests with the files flushed another way, by a fresh daemon.
+        # The same requests with the files written another way, by a fresh daemon.
+        if against == "no-spares":
+            flags, label = ["--flush", args.flush, "--no-spare-files"], \
+                f"flush {args.flush}, spare files off"
+        else:
+            flags = ["--flush", against] + ["--no-spare-files"] * args.no_spare_files
+            label = f"flush {against}, spare files {'off' if args.no_spare_files else 'on'}"
         replies = Replies(reply)
-        started = start_daemon(argv + ["--flush", against, "--no-midi"], env,
-                               tmp / f"daemon-{against}.log")
+        started = start_daemon(argv + flags + ["--no-midi"], env, tmp / f"daemon-{against}.log")
         if started is None:
             return 1
         base, port, _ = started
@@ -377,8 +392,8 @@ def main() -> int:
             replies.stop = True
             stop_daemon(base)
             shutil.rmtree(tmp / "out", ignore_errors=True)
-        print_osc(theirs, f"flush {against} (baseline)")
-        print(f"daemon's latency, flush {args.flush} / flush {against}: "
+        print_osc(theirs, f"{label} (baseline)")
+        print(f"daemon's latency, {ours_label} / {label}: "
               f"p50 x{pct(ours[1], 50) / pct(theirs[1], 50):.2f}, "
               f"p99 x{pct(ours[1], 99) / pct(theirs[1], 99):.2f}")
     if jack is not None:

@@ -146,7 +146,11 @@ class Daemon:
         except OSError as e:
             raise UserError(f"cannot use {out} as the output folder ({e.strerror or e}); pass "
                             "--out DIR") from None
-        self.folder = LoopFolder(out, fsync=cfg.flush == "before")
+        spares = None
+        if cfg.spare_files:
+            from .spare_files import SpareFiles
+            spares = SpareFiles(out)
+        self.folder = LoopFolder(out, fsync=cfg.flush == "before", spares=spares)
         parts = [what for what, on in (("stems", cfg.stems), ("MIDI files", cfg.midi_file)) if on]
         self.summary["folder"] = (f"{out} (WAV, {cfg.rate} Hz"
                                   f"{', with ' + ' and '.join(parts) if parts else ''}; "
@@ -282,6 +286,8 @@ class Daemon:
             # The batch in flight is finished and the queue answered; meanwhile OSC still
             # answers (new generation requests with "shutting down", ping as usual).
             self.worker.close()
+        if self.folder is not None and self.folder.spares is not None:
+            self.folder.spares.close()   # the hidden spares go with the daemon
         if self.server is not None:
             if self.server.api is not None:
                 self.server.stop()

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .flush import fsync_file
+from .spare_files import SpareFiles
 from .wavfile import encode_loop_wav
 
 log = logging.getLogger(__name__)
@@ -49,14 +50,17 @@ class LoopFolder:
     """A folder that receives finished loop WAVs, one atomic file per write()."""
 
     def __init__(self, folder: str | os.PathLike, *, subtype: str = "PCM_24",
-                 fsync: bool = True) -> None:
+                 fsync: bool = True, spares: "SpareFiles | None" = None) -> None:
         """folder: created (with parents) on first write if missing; "~" is expanded.
         subtype: "PCM_24" (default), "PCM_16" or "FLOAT".
         fsync: flush the file to disk before it appears (survives a power cut; ~ms on SSDs).
+        spares: hidden files kept ready in the folder that write_temp overwrites instead of
+        making new ones (bridge/spare_files.py; the daemon's), or None.
         """
         self.folder = Path(folder).expanduser()
         self.subtype = subtype
         self.fsync = fsync
+        self.spares = spares
 
     def file_name(self, tempo_bpm: float, bars: int, seed: int, tag: str | None = None,
                   when: float | None = None, counter: int = 0) -> str:
@@ -88,23 +92,29 @@ class LoopFolder:
         return self.publish_loop(self.write_temp((header, data)), tempo_bpm, bars, seed, tag)
 
     def write_temp(self, chunks, *, sync: bool = True) -> Path:
-        """Write the byte strings `chunks` one after another to a new hidden temporary file in
-        the folder, flushed (and fsynced); returns its path, for publish_loop or publish_as.
+        """Write the byte strings `chunks` (a sequence) one after another to a new hidden
+        temporary file in the folder (or over a spare file, when the folder has spares),
+        flushed (and fsynced); returns its path, for publish_loop or publish_as.
         sync=False leaves the fsync to a later sync_temp, so that several files' fsyncs can
         overlap (each waits on the disk, not on the CPU).
         Raises LoopFolderError and leaves nothing behind when the folder cannot take it.
         Safe to call from several threads at once (every call makes its own name)."""
         folder = self._ensure_folder()
-        tmp = folder / f"{TEMP_PREFIX}{secrets.token_hex(8)}{TEMP_SUFFIX}"
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
-                         0o644)
-        except OSError as e:
-            raise self._error("cannot create a file in", e) from e
+        size = sum(memoryview(c).nbytes for c in chunks) if self.spares is not None else 0
+        fd, spare = self._open_spare(size)
+        tmp = spare or folder / f"{TEMP_PREFIX}{secrets.token_hex(8)}{TEMP_SUFFIX}"
+        if spare is None:
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                             | getattr(os, "O_BINARY", 0), 0o644)
+            except OSError as e:
+                raise self._error("cannot create a file in", e) from e
         try:
             with os.fdopen(fd, "wb") as f:
                 for chunk in chunks:
                     f.write(chunk)
+                if spare is not None:
+                    f.truncate(size)
                 f.flush()
                 if self.fsync and sync:
                     os.fsync(f.fileno())
@@ -112,6 +122,20 @@ class LoopFolder:
             self.discard(tmp)
             raise self._error("cannot write to", e) from e
         return tmp
+
+    def _open_spare(self, size: int) -> tuple[int, Path | None]:
+        """(fd, path) of a spare file of at least `size` bytes opened for writing over from its
+        first byte (not truncated: its pages and blocks are what makes it cheap), or (-1,
+        None): no spares, none left, or the one taken is gone (a drive mounted over the folder)
+        and the file is written anew."""
+        spare = self.spares.take(size) if self.spares is not None else None
+        if spare is None:
+            return -1, None
+        try:
+            return os.open(spare, os.O_WRONLY | getattr(os, "O_BINARY", 0)), spare
+        except OSError:
+            self.discard(spare)   # and write a new file, which reports what is wrong, if any
+            return -1, None
 
     def sync_temp(self, tmp: Path) -> None:
         """fsync a file written by write_temp(sync=False) (nothing when the folder does not

@@ -9,7 +9,8 @@ _VALUE_FLAGS = {
     "model": "model", "device": "device", "midi_in": "midi_in", "audio_device": "audio_device",
     "truncation": "truncation", "flush": "flush",
 }
-_OFF_FLAGS = {"no_midi": "midi", "no_audio": "audio", "no_folder": "folder"}
+_OFF_FLAGS = {"no_midi": "midi", "no_audio": "audio", "no_folder": "folder",
+              "no_spare_files": "spare_files"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -40,6 +41,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(default: replies ~5 ms sooner with stems; a power cut in those ms "
                         "can lose the newest loop), before it (done = on disk), or off (the "
                         "OS's own time)")
+    p.add_argument("--no-spare-files", action="store_true", default=None,
+                   help="write every file anew instead of over hidden spare files kept ready "
+                        "in the folder (default: spares on; ~6 MB of disk with stems)")
     p.add_argument("--model", metavar="DIR", help="model folder (default: the shipped weights/)")
     p.add_argument("--device", help="auto (CUDA when present), cpu, cuda or cuda:N "
                                     "(default auto)")

@@ -58,6 +58,8 @@ class BridgeConfig:
     midi_file: bool = False          # also the loop's pattern as a .mid next to it (drum machine)
     flush: str = "after"             # files fsynced to disk: after | before /beatgan/done, or
                                      # off (the OS's own time); see bridge/flush.py
+    spare_files: bool = True         # keep hidden files ready in `out` that loops are written
+                                     # over (faster than new files); see bridge/spare_files.py
     audio: bool = True               # loop the latest bar on an audio device
     audio_device: str = ""           # device name (substring) or index; "" = default output
     # MIDI and tempo

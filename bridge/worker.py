@@ -145,10 +145,16 @@ class Worker:
             self.busy = len(batch)
             for job in batch:
                 job.mark("picked")
+            # Spare files are made between requests, never during one (bridge/spare_files.py).
+            spares = getattr(self.folder, "spares", None)
+            if spares is not None:
+                spares.hold()
             try:
                 self.run_batch(batch)
             finally:
                 self.busy = 0
+                if spares is not None:
+                    spares.refill()   # the files just taken, made again while idle
 
     def run_batch(self, batch: list[Job]) -> None:
         """Generate every plain request of the batch in one device call, then finish the jobs in

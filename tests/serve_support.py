@@ -18,6 +18,8 @@ from pathlib import Path
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
+from beatgan.bridge.spare_files import SPARE_PREFIX
+
 READY = "beatgan serve: ready"
 ENTRY = "import sys; from beatgan.bridge.cli import main; sys.exit(main())"  # = the `beatgan` script
 
@@ -261,7 +263,13 @@ class DaemonProcess:
         return sorted(self.out.glob("*.wav")) if self.out.exists() else []
 
     def leftovers(self) -> list[Path]:
-        """Anything in the output folder that is not a finished WAV (temporary or partial)."""
+        """Anything in the output folder that is not a finished WAV (temporary or partial),
+        except the spare files a running daemon keeps there (bridge/spare_files.py)."""
         if not self.out.exists():
             return []
-        return sorted(p for p in self.out.iterdir() if p.suffix != ".wav")
+        return sorted(p for p in self.out.iterdir()
+                      if p.suffix != ".wav" and not p.name.startswith(SPARE_PREFIX))
+
+    def spare_files(self) -> list[Path]:
+        """The hidden spare files in the output folder (none once the daemon has stopped)."""
+        return sorted(self.out.glob(SPARE_PREFIX + "*")) if self.out.exists() else []

@@ -1,0 +1,244 @@
+"""Spare files: hidden files kept ready in the loop folder, so that writing a loop overwrites a
+file the OS has already made instead of making a new one.
+
+    spares = SpareFiles(folder)          # the daemon's, one per loop folder
+    tmp = spares.take(size)              # a hidden .part of >= size bytes (or None: write anew)
+    ...                                  # LoopFolder.write_temp writes it from byte 0, truncates
+    spares.hold()                        # a request starts: no spare is made meanwhile
+    spares.refill()                      # it is answered: made again on a low-priority thread
+    spares.close()                       # at shutdown: the spares are removed
+
+Why: writing a new 530 KB file (a stereo 24-bit bar at 44.1 kHz) makes page-cache pages and
+disk blocks for it, and on this project's VM disk that costs 0.2 ms in some minutes and over
+1 ms in others; 11 of them (a loop with its stems) took 2-12 ms of system time a request, the
+largest share of the latency's spread. Overwriting the same bytes of an existing file of that
+size took 1.0-1.9 ms for all 11, in slow minutes too (bench/latency.py, docs/serve.md "Spare
+files"). The cost of making a file does not go away: it moves to after the reply, on a thread
+of the lowest priority, when the CPU is otherwise idle.
+
+A spare is named like any file being written (".beatgan-spare-<pid>-<random>.part": hidden, a
+DAW lists no dot file), holds zeros, and is taken whole: write_temp writes the loop's bytes from
+its start and cuts it to their length, then links it to its name as it does a new file. Each
+holds disk space until taken (the daemon keeps as many as a request writes: about 6 MB with
+stems at 44.1 kHz); when the disk is full a spare cannot be made and files are written anew,
+which then fails as before. Spares of a daemon that did not exit cleanly are removed by the next
+one that opens the folder (on POSIX when their process is gone; elsewhere after a day).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+import sys
+import threading
+import time
+from pathlib import Path
+
+from .ratelimit import LIMITER
+
+log = logging.getLogger(__name__)
+
+SPARE_PREFIX = ".beatgan-spare-"   # under LoopFolder's TEMP_PREFIX, so it is hidden the same way
+SPARE_SUFFIX = ".part"
+MIN_BYTES = 64 * 1024              # smaller files (a .mid) cost little to make: no spare
+ROUND_BYTES = 64 * 1024            # spares are made this much larger at a time, bytes
+MAX_KEEP = 24                      # most spares kept (a batch of requests may take more)
+ORPHAN_AGE_S = 24 * 3600.0         # no pid to ask about (Windows): a spare this old is an orphan
+_NAME_RE = re.compile(re.escape(SPARE_PREFIX) + r"(\d+)-[0-9a-f]+" + re.escape(SPARE_SUFFIX) + "$")
+
+
+class SpareFiles:
+    """A pool of hidden zero-filled files in one folder, of one size (the largest recently
+    asked for), as many as were taken between two refills (at most MAX_KEEP)."""
+
+    def __init__(self, folder: str | os.PathLike, keep: int = 1):
+        self.folder = Path(folder)
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._spares: list[tuple[int, Path]] = []     # (size, path), ready to take
+        self._size = 0                                 # size of the spares to make, bytes
+        self._keep = max(1, min(int(keep), MAX_KEEP))
+        self._taken = 0                                # takes (and misses) since the last refill
+        self._closed = False
+        self._held = False
+        self._asked = self._served = 0                 # refills asked for, and done
+        self._thread: threading.Thread | None = None
+        self.made = self.hits = self.misses = 0        # for the tests and the bench
+        _remove_orphans(self.folder)
+
+    def take(self, size: int) -> Path | None:
+        """A spare of at least `size` bytes, now the caller's to write and publish (or
+        discard); None when there is none (the caller writes a new file)."""
+        if size < MIN_BYTES:
+            return None
+        with self._lock:
+            self._taken += 1
+            fits = [s for s in self._spares if s[0] >= size]
+            if not fits or self._closed:
+                self.misses += 1
+                if size > self._size:
+                    self._size = -(-size // ROUND_BYTES) * ROUND_BYTES
+                return None
+            best = min(fits)
+            self._spares.remove(best)
+            self.hits += 1
+            if size < best[0] // 2:           # the loops got much shorter (a faster tempo)
+                self._size = -(-size // ROUND_BYTES) * ROUND_BYTES
+            return best[1]
+
+    def refill(self) -> None:
+        """Make spares again up to what was taken since the last refill, on the pool's own
+        thread (started on first use, lowest priority); returns at once."""
+        with self._lock:
+            if self._closed or self._size == 0:
+                return
+            self._keep = max(1, min(max(self._keep, self._taken), MAX_KEEP))
+            self._taken = 0
+            self._asked += 1
+            self._held = False
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="beatgan-spares",
+                                                daemon=True)
+                self._thread.start()
+            self._wake.notify()
+
+    def hold(self) -> None:
+        """A request is being made: the refill stops after the file it is making (until the
+        next refill()). Making a file takes the GIL a few times, and a thread of the lowest
+        priority that holds it while the OS runs others makes the request wait."""
+        with self._lock:
+            self._held = True
+
+    def ready(self) -> int:
+        """How many spares are ready to take."""
+        with self._lock:
+            return len(self._spares)
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until a refill asked for is done (the tests); False on timeout."""
+        with self._lock:
+            return self._wake.wait_for(lambda: self._served == self._asked or self._closed,
+                                      timeout)
+
+    def close(self) -> None:
+        """Stop making spares and remove those not taken."""
+        with self._lock:
+            self._closed = True
+            spares, self._spares = self._spares, []
+            self._wake.notify_all()
+        for _, path in spares:
+            _unlink(path)
+        if self.hits or self.misses:
+            log.info("spare files: %d of %d loop files written over one (%d made)", self.hits,
+                     self.hits + self.misses, self.made)
+        if self._thread is not None:
+            self._thread.join(10.0)   # it removes a spare it was making
+
+    # ---- the refill thread ----
+
+    def _run(self) -> None:
+        _lowest_priority()
+        while True:
+            with self._lock:
+                self._wake.wait_for(lambda: self._served != self._asked or self._closed)
+                if self._closed:
+                    self._wake.notify_all()
+                    return
+                size, keep, asked = self._size, self._keep, self._asked
+                stale = [s for s in self._spares if s[0] < size or s[0] > 2 * size]
+                self._spares = [s for s in self._spares if s not in stale]
+                need = keep - len(self._spares)
+            for _, path in stale:
+                _unlink(path)
+            for _ in range(max(0, need)):
+                path = self._make(size)
+                if path is None:
+                    break
+                with self._lock:
+                    closed, held = self._closed, self._held
+                    if not closed:
+                        self._spares.append((size, path))
+                if closed:                   # close() already removed the others
+                    _unlink(path)
+                if closed or held:
+                    break
+            with self._lock:
+                self._served = asked        # a refill asked for meanwhile: another round
+                self._wake.notify_all()
+
+    def _make(self, size: int) -> Path | None:
+        """One zero-filled spare of `size` bytes, or None (logged) when the folder cannot take
+        it: the disk is full, the folder is gone. Requests then write new files."""
+        path = self.folder / f"{SPARE_PREFIX}{os.getpid()}-{secrets.token_hex(6)}{SPARE_SUFFIX}"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                         0o644)
+        except OSError as e:
+            LIMITER.log(logging.WARNING, "spare files", "cannot make a spare file in %s (%s): "
+                        "loops are written as new files", self.folder, e.strerror or e)
+            return None
+        try:
+            with os.fdopen(fd, "wb") as f:
+                zeros = memoryview(bytes(min(size, 1 << 20)))
+                left = size
+                while left > 0:
+                    left -= f.write(zeros[:left])
+        except OSError as e:
+            _unlink(path)
+            LIMITER.log(logging.WARNING, "spare files", "cannot make a spare file in %s (%s): "
+                        "loops are written as new files", self.folder, e.strerror or e)
+            return None
+        self.made += 1
+        return path
+
+
+def _lowest_priority() -> None:
+    """Run the calling thread at nice 19 (Linux: per thread), so making spares never delays a
+    request; a thread that cannot (other systems) runs at normal priority."""
+    if sys.platform.startswith("linux"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        except OSError:
+            pass  # not allowed here (a container's seccomp): spares are made at normal priority
+
+
+def _unlink(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass  # already gone: nothing to remove
+    except OSError as e:   # hidden, but it holds disk space: say so
+        log.warning("could not remove the spare file %s: %s", path, e)
+
+
+def _remove_orphans(folder: Path) -> None:
+    """Remove spares left by a daemon that is no longer running: on POSIX those whose pid is
+    gone, elsewhere (no safe way to ask) those older than ORPHAN_AGE_S. Removing a spare that
+    is in use costs its daemon nothing but a new file (LoopFolder falls back)."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return  # missing or unreadable: the first write reports it clearly, there
+    for name in names:
+        m = _NAME_RE.match(name)
+        if m is None or int(m.group(1)) == os.getpid():
+            continue
+        if not _orphan(folder / name, int(m.group(1))):
+            continue
+        _unlink(folder / name)
+
+
+def _orphan(path: Path, pid: int) -> bool:
+    if os.name != "posix":
+        try:
+            return time.time() - path.stat().st_mtime > ORPHAN_AGE_S
+        except OSError:
+            return False   # gone already
+    try:
+        os.kill(pid, 0)    # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False       # someone else's running process
+    return False
