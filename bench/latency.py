@@ -15,6 +15,8 @@ RSS before, at peak and after, and how many pings came back.
     python bench/latency.py --device cuda            # on a GPU machine
     python bench/latency.py --config drum-machine --model-size 16 --stems --threads 1
                                                      # a drum machine, stems and MIDI on
+    python bench/latency.py --stems --threads 1 --no-midi --n 300 --interval-ms 100
+                                                     # the shipped model, a request every ~120 ms
 
 Targets (issue 4): p99 <= 50 ms on a 2-core CPU machine, <= 10 ms on an H100; RSS growth
 under the flood <= 50 MB. With --stems (issue 24: a drum-machine model writing the loop, one WAV
@@ -22,6 +24,12 @@ per voice and the .mid): OSC in -> files p99 <= 25 ms, judged on the shipped mod
 (`--stems` alone, or `--model weights`). `--config drum-machine --model-size 16` is the worst
 case: a random-init drum machine plays far more hits a bar (~120) than the trained one (~28),
 though the files it writes are the same size.
+
+With --stems the run is measured twice, the second time by a fresh daemon with
+--no-spare-files (or the flush mode --against names), and the ratio printed. Requests go back
+to back unless --interval-ms pauses between one reply and the next request: spare files are
+made again between requests, so back to back (a flood) they are used up, while paced, as a DAW
+asks, the files are written over them (docs/serve.md, "Spare files").
 
 Also printed: the daemon's CPU time per request (user and system, all threads): far below the
 latency, the request waits (disk, GIL, other processes); close to it, it computes. Run the daemon
