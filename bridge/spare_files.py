@@ -50,7 +50,7 @@ _NAME_RE = re.compile(re.escape(SPARE_PREFIX) + r"(\d+)-[0-9a-f]+" + re.escape(S
 
 class SpareFiles:
     """A pool of hidden zero-filled files in one folder, of one size (the largest recently
-    asked for), as many as were taken between two refills (at most MAX_KEEP)."""
+    asked for), as many as were asked for between the last two refills (at most MAX_KEEP)."""
 
     def __init__(self, folder: str | os.PathLike, keep: int = 1):
         self.folder = Path(folder)
@@ -93,7 +93,8 @@ class SpareFiles:
         with self._lock:
             if self._closed or self._size == 0:
                 return
-            self._keep = max(1, min(max(self._keep, self._taken), MAX_KEEP))
+            if self._taken:       # as many as the last request (or batch) asked for
+                self._keep = max(1, min(self._taken, MAX_KEEP))
             self._taken = 0
             self._asked += 1
             self._held = False
@@ -148,6 +149,9 @@ class SpareFiles:
                 size, keep, asked = self._size, self._keep, self._asked
                 stale = [s for s in self._spares if s[0] < size or s[0] > 2 * size]
                 self._spares = [s for s in self._spares if s not in stale]
+                if len(self._spares) > keep:          # stems turned off: fewer files a request
+                    stale += self._spares[keep:]
+                    self._spares = self._spares[:keep]
                 need = keep - len(self._spares)
             for _, path in stale:
                 _unlink(path)

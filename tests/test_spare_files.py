@@ -81,6 +81,11 @@ def test_the_pool_keeps_as_many_as_were_taken_and_follows_the_size(tmp_path, poo
     pool.refill()
     assert pool.wait_idle() and pool.ready() == 7
     assert min(os.path.getsize(tmp_path / n) for n in spares_in(tmp_path)) >= 700_000
+    # Stems turned off: one file a request, and the pool shrinks to one.
+    taken = pool.take(700_000)
+    taken.unlink()
+    pool.refill()
+    assert pool.wait_idle() and pool.ready() == 1 and len(spares_in(tmp_path)) == 1
     assert MIN_BYTES > 20_000                     # a .mid (a few KB) is always written anew
 
 
