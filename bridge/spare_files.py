@@ -5,7 +5,7 @@ file the OS has already made instead of making a new one.
     tmp = spares.take(size)              # a hidden .part of >= size bytes (or None: write anew)
     ...                                  # LoopFolder.write_temp writes it from byte 0, truncates
     spares.hold()                        # a request starts: no spare is made meanwhile
-    spares.refill()                      # it is answered: made again on a low-priority thread
+    spares.refill()                      # it is answered: made again once the daemon is idle
     spares.close()                       # at shutdown: the spares are removed
 
 Why: writing a new 530 KB file (a stereo 24-bit bar at 44.1 kHz) makes page-cache pages and
@@ -13,8 +13,11 @@ disk blocks for it, and on this project's VM disk that costs 0.2 ms in some minu
 1 ms in others; 11 of them (a loop with its stems) took 2-12 ms of system time a request, the
 largest share of the latency's spread. Overwriting the same bytes of an existing file of that
 size took 1.0-1.9 ms for all 11, in slow minutes too (bench/latency.py, docs/serve.md "Spare
-files"). The cost of making a file does not go away: it moves to after the reply, on a thread
-of the lowest priority, when the CPU is otherwise idle.
+files"). The cost of making a file does not go away: it moves to when the daemon is idle, on a
+thread of its own that starts IDLE_S after a reply when no request came meanwhile, and stops
+after the file it is making when one comes. (At the lowest priority it made requests sent back
+to back up to 1.7x slower: a thread the OS seldom runs held the GIL, or the folder's lock, that
+the request was waiting for.)
 
 A spare is named like any file being written (".beatgan-spare-<pid>-<random>.part": hidden, a
 DAW lists no dot file), holds zeros, and is taken whole: write_temp writes the loop's bytes from
@@ -30,7 +33,6 @@ import logging
 import os
 import re
 import secrets
-import sys
 import threading
 import time
 from pathlib import Path
@@ -44,6 +46,7 @@ SPARE_SUFFIX = ".part"
 MIN_BYTES = 64 * 1024              # smaller files (a .mid) cost little to make: no spare
 ROUND_BYTES = 64 * 1024            # spares are made this much larger at a time, bytes
 MAX_KEEP = 24                      # most spares kept (a batch of requests may take more)
+IDLE_S = 0.02                      # spares are made once no request came for this long, s
 ORPHAN_AGE_S = 24 * 3600.0         # no pid to ask about (Windows): a spare this old is an orphan
 _NAME_RE = re.compile(re.escape(SPARE_PREFIX) + r"(\d+)-[0-9a-f]+" + re.escape(SPARE_SUFFIX) + "$")
 
@@ -62,6 +65,7 @@ class SpareFiles:
         self._taken = 0                                # takes (and misses) since the last refill
         self._closed = False
         self._held = False
+        self._last = 0.0                               # monotonic time of the last hold/refill
         self._asked = self._served = 0                 # refills asked for, and done
         self._thread: threading.Thread | None = None
         self.made = self.hits = self.misses = 0        # for the tests and the bench
@@ -88,8 +92,9 @@ class SpareFiles:
             return best[1]
 
     def refill(self) -> None:
-        """Make spares again up to what was taken since the last refill, on the pool's own
-        thread (started on first use, lowest priority); returns at once."""
+        """Make spares again up to what was asked for since the last refill, on the pool's
+        own thread (started on first use) once IDLE_S have passed with no hold(); returns at
+        once."""
         with self._lock:
             if self._closed or self._size == 0:
                 return
@@ -98,6 +103,7 @@ class SpareFiles:
             self._taken = 0
             self._asked += 1
             self._held = False
+            self._last = time.monotonic()
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="beatgan-spares",
                                                 daemon=True)
@@ -105,11 +111,12 @@ class SpareFiles:
             self._wake.notify()
 
     def hold(self) -> None:
-        """A request is being made: the refill stops after the file it is making (until the
-        next refill()). Making a file takes the GIL a few times, and a thread of the lowest
-        priority that holds it while the OS runs others makes the request wait."""
+        """A request is being made: a refill that has not started is put off, one that has
+        stops after the file it is making (until the next refill())."""
         with self._lock:
             self._held = True
+            self._last = time.monotonic()
+            self._wake.notify_all()      # a refill waiting for the daemon to be idle gives up
 
     def ready(self) -> int:
         """How many spares are ready to take."""
@@ -139,13 +146,18 @@ class SpareFiles:
     # ---- the refill thread ----
 
     def _run(self) -> None:
-        _lowest_priority()
         while True:
             with self._lock:
                 self._wake.wait_for(lambda: self._served != self._asked or self._closed)
                 if self._closed:
                     self._wake.notify_all()
                     return
+                # Only once the daemon has been idle a moment: requests back to back (a flood)
+                # leave no time for spares, and making them then would only slow the requests.
+                if not self._idle():
+                    self._served = self._asked   # put off until the request's own refill()
+                    self._wake.notify_all()
+                    continue
                 size, keep, asked = self._size, self._keep, self._asked
                 stale = [s for s in self._spares if s[0] < size or s[0] > 2 * size]
                 self._spares = [s for s in self._spares if s not in stale]
@@ -171,6 +183,16 @@ class SpareFiles:
                 self._served = asked        # a refill asked for meanwhile: another round
                 self._wake.notify_all()
 
+    def _idle(self) -> bool:
+        """Wait (the lock held) until IDLE_S have passed since the last hold() or refill();
+        False when a request is being made meanwhile, or the pool was closed."""
+        while not (self._held or self._closed):
+            left = IDLE_S - (time.monotonic() - self._last)
+            if left <= 0.0:
+                return True
+            self._wake.wait(left)
+        return False
+
     def _make(self, size: int) -> Path | None:
         """One zero-filled spare of `size` bytes, or None (logged) when the folder cannot take
         it: the disk is full, the folder is gone. Requests then write new files."""
@@ -195,16 +217,6 @@ class SpareFiles:
             return None
         self.made += 1
         return path
-
-
-def _lowest_priority() -> None:
-    """Run the calling thread at nice 19 (Linux: per thread), so making spares never delays a
-    request; a thread that cannot (other systems) runs at normal priority."""
-    if sys.platform.startswith("linux"):
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-        except OSError:
-            pass  # not allowed here (a container's seccomp): spares are made at normal priority
 
 
 def _unlink(path: Path) -> None:

@@ -89,11 +89,13 @@ def test_the_pool_keeps_as_many_as_were_taken_and_follows_the_size(tmp_path, poo
     assert MIN_BYTES > 20_000                     # a .mid (a few KB) is always written anew
 
 
-def test_hold_stops_a_refill_and_the_next_refill_goes_on(tmp_path, pool):
+def test_spares_wait_for_the_daemon_to_be_idle_and_a_request_puts_them_off(tmp_path, pool):
     for _ in range(20):
         pool.take(2_000_000)
-    pool.hold()                     # before the thread starts: it makes at most one file
-    pool.refill()                   # refill() lifts the hold: it is the request's end
+    pool.refill()                   # a request answered ...
+    pool.hold()                     # ... and the next one at once (a flood): nothing is made
+    assert pool.wait_idle() and pool.ready() == 0
+    pool.refill()                   # answered, and nothing comes for IDLE_S: made now
     assert pool.wait_idle()
     assert pool.ready() == 20
     pool.hold()
