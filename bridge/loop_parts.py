@@ -105,7 +105,7 @@ def write_loop_files(folder: LoopFolder, retimed: Retimed, pattern: Pattern | No
     `pattern` names the stems and makes the MIDI file; only needed with stems or midi.
 
     Every file is encoded and written under a temporary name (half here, half on one more
-    thread), then all are fsynced at once (a thread each), then named: the loop first, then its
+    thread, or all here when the folder has a spare file for each), then all are fsynced at once (a thread each), then named: the loop first, then its
     stems and MIDI file. Each file appears whole; a failed write leaves no temporary file and
     publishes no stem or MIDI file (the loop may be there already, when naming a stem failed).
     mark(stage), when given, is called as each stage is reached (the daemon's
@@ -126,13 +126,18 @@ def write_loop_files(folder: LoopFolder, retimed: Retimed, pattern: Pattern | No
             audio = r.loop if k < 0 else r.stem(k) if k < len(r.voices) else r.floor
             return encode_loop_wav(audio, r.rate, r.tempo_bpm, beats, folder.subtype)
 
-        # Half the WAVs on one more thread, so that both cores encode; more threads only hand
-        # the GIL back and forth (a context switch at every NumPy call).
+        # Written anew, half the WAVs go to one more thread, so that both cores encode and
+        # make files (more threads only hand the GIL back and forth). Over spare files, which
+        # cost little to write, one thread is faster: handing half over to a thread that was
+        # idle cost more than it saved (paced requests, docs/render.md).
         keys = list(range(-1, len(names)))
-        for k in keys[1::2]:
+        spares = getattr(folder, "spares", None)
+        there = keys[1::2] if spares is None or spares.ready() < len(keys) else []
+        for k in there:
             w.spawn(k, encode, k)
-        for k in keys[0::2]:
-            w.write(k, encode(k))
+        for k in keys:
+            if k not in there:
+                w.write(k, encode(k))
         if midi:
             w.write("midi", pattern_midi(pattern, r.tempo_bpm, r.bars, name=guess))
         w.join()
