@@ -7,6 +7,7 @@ import re
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -109,6 +110,35 @@ def test_spares_wait_for_the_daemon_to_be_idle_and_a_request_puts_them_off(tmp_p
     assert pool.ready() <= 1
     pool.refill()
     assert pool.wait_idle() and pool.ready() == 20
+
+
+def test_spares_are_made_again_before_the_kernel_writes_them_back(tmp_path, monkeypatch):
+    from beatgan.bridge import spare_files
+    monkeypatch.setattr(spare_files, "FRESH_S", 0.3)
+    pool = SpareFiles(tmp_path)
+    try:
+        for _ in range(3):
+            pool.take(200_000)
+        pool.refill()
+        assert pool.wait_idle() and pool.ready() == 3
+        first = set(spares_in(tmp_path))
+        deadline = time.monotonic() + 10
+        while (set(spares_in(tmp_path)) & first) and time.monotonic() < deadline:
+            time.sleep(0.05)                       # idle: renewed one by one, never fewer
+            assert pool.ready() >= 3
+        assert not set(spares_in(tmp_path)) & first and len(spares_in(tmp_path)) == 3
+        pool.hold()                                # a request: no renewal while it is made
+        held = set(spares_in(tmp_path))
+        time.sleep(0.8)
+        assert set(spares_in(tmp_path)) == held
+        t = pool.take(200_000)
+        assert t is not None and t.name in held
+        t.unlink()
+        pool.refill()                              # that request wrote one file: one spare
+        assert pool.wait_idle() and pool.ready() == 1 and len(spares_in(tmp_path)) == 1
+    finally:
+        pool.close()
+    assert spares_in(tmp_path) == []
 
 
 def test_close_removes_the_spares_and_says_how_they_were_used(tmp_path, caplog):
