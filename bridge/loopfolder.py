@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .flush import fsync_file
-from .spare_files import SpareFiles
+from .spare_files import SPARE_DIR, SpareFiles
 from .wavfile import encode_loop_wav
 
 log = logging.getLogger(__name__)
@@ -153,7 +153,7 @@ class LoopFolder:
         ... within one millisecond) and return it; the temporary name is gone afterwards,
         whether or not this succeeded. when: the time stamp in the name (default: now)."""
         try:
-            folder = tmp.parent
+            folder = _home(tmp)
             when = time.time() if when is None else when
             for counter in range(MAX_TRIES):
                 final = folder / self.file_name(tempo_bpm, bars, seed, tag, when, counter)
@@ -171,8 +171,8 @@ class LoopFolder:
         MIDI file next to its loop), never over an existing file; the temporary name is gone
         afterwards, whether or not this succeeded."""
         try:
-            if final.parent != tmp.parent:
-                raise ValueError(f"{final} is outside {tmp.parent}")
+            if final.parent != _home(tmp):
+                raise ValueError(f"{final} is outside {_home(tmp)}")
             if not self._publish(tmp, final):
                 raise LoopFolderError(errno.EEXIST, f"{final} exists already")
             return final
@@ -225,6 +225,12 @@ class LoopFolder:
                       e.errno, e.strerror or str(e))
         where = self.folder if "folder" in what else f"loop folder {self.folder}"
         return LoopFolderError(e.errno or errno.EIO, f"{what} {where}: {reason}")
+
+
+def _home(tmp: Path) -> Path:
+    """The loop folder a temporary file belongs to: its own folder, or, for a spare file, the
+    one above its hidden spares folder."""
+    return tmp.parent.parent if tmp.parent.name == SPARE_DIR else tmp.parent
 
 
 def _whole(name: str, value, lo: int) -> int:

@@ -25,9 +25,11 @@ new file (11 of them: 5.7 ms against 2.2 after 45 s; after 25 s 0.9 against 2.3)
 in time, its zeros never reach the disk (a removed file's unwritten pages are dropped), so
 keeping spares costs a few ms of CPU every 20 s and no disk writes.
 
-A spare is named like any file being written (".beatgan-spare-<pid>-<random>.part": hidden, a
-DAW lists no dot file), holds zeros, and is taken whole: write_temp writes the loop's bytes from
-its start and cuts it to their length, then links it to its name as it does a new file. Each
+A spare lives in a hidden folder inside the loop folder (".beatgan-spares/.beatgan-spare-
+<pid>-<random>.part": the folder a DAW watches sees neither it nor its renewal), holds zeros,
+and is taken whole: write_temp writes the loop's bytes from its start and cuts it to their
+length, then links it to its name in the loop folder (the same file system) as it does a new
+file. Each
 holds disk space until taken (the daemon keeps as many as a request writes: about 6 MB with
 stems at 44.1 kHz); when the disk is full a spare cannot be made and files are written anew,
 which then fails as before. Spares of a daemon that did not exit cleanly are removed by the next
@@ -47,6 +49,7 @@ from .ratelimit import LIMITER
 
 log = logging.getLogger(__name__)
 
+SPARE_DIR = ".beatgan-spares"     # the hidden folder in the loop folder that holds them
 SPARE_PREFIX = ".beatgan-spare-"   # under LoopFolder's TEMP_PREFIX, so it is hidden the same way
 SPARE_SUFFIX = ".part"
 MIN_BYTES = 64 * 1024              # smaller files (a .mid) cost little to make: no spare
@@ -64,7 +67,10 @@ class SpareFiles:
     asked for), as many as were asked for between the last two refills (at most MAX_KEEP)."""
 
     def __init__(self, folder: str | os.PathLike, keep: int = 1):
-        self.folder = Path(folder)
+        """folder: the loop folder; the spares live in its hidden subfolder SPARE_DIR (made
+        with the first spare), so the folder a DAW watches sees none of their comings and
+        goings."""
+        self.folder = Path(folder).expanduser() / SPARE_DIR
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._spares: list[tuple[int, Path, float]] = []  # (size, path, made), to take
@@ -145,6 +151,10 @@ class SpareFiles:
             self._wake.notify_all()
         for spare in spares:
             _unlink(spare[1])
+        try:
+            self.folder.rmdir()       # empty now, unless another daemon's spares are there
+        except OSError:
+            pass  # not empty, or already gone: either way nothing of ours is left
         if self.hits or self.misses:
             log.info("spare files: %d of %d loop files written over one (%d made)", self.hits,
                      self.hits + self.misses, self.made)
@@ -227,6 +237,7 @@ class SpareFiles:
         it: the disk is full, the folder is gone. Requests then write new files."""
         path = self.folder / f"{SPARE_PREFIX}{os.getpid()}-{secrets.token_hex(6)}{SPARE_SUFFIX}"
         try:
+            self.folder.mkdir(exist_ok=True)      # not parents: the loop folder is LoopFolder's
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
                          0o644)
         except OSError as e:

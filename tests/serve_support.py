@@ -18,7 +18,7 @@ from pathlib import Path
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-from beatgan.bridge.spare_files import SPARE_PREFIX
+from beatgan.bridge.spare_files import SPARE_DIR, SPARE_PREFIX
 
 READY = "beatgan serve: ready"
 ENTRY = "import sys; from beatgan.bridge.cli import main; sys.exit(main())"  # = the `beatgan` script
@@ -267,9 +267,13 @@ class DaemonProcess:
         except the spare files a running daemon keeps there (bridge/spare_files.py)."""
         if not self.out.exists():
             return []
-        return sorted(p for p in self.out.iterdir()
-                      if p.suffix != ".wav" and not p.name.startswith(SPARE_PREFIX))
+        return sorted(p for p in self.out.iterdir() if p.suffix != ".wav" and p.name != SPARE_DIR)
 
     def spare_files(self) -> list[Path]:
         """The hidden spare files in the output folder (none once the daemon has stopped)."""
-        return sorted(self.out.glob(SPARE_PREFIX + "*")) if self.out.exists() else []
+        where = self.out / SPARE_DIR
+        return sorted(where.glob(SPARE_PREFIX + "*")) if where.is_dir() else []
+
+    def spares_folder_left(self) -> bool:
+        """Whether the hidden spares folder is still there (it goes with the daemon)."""
+        return (self.out / SPARE_DIR).exists()

@@ -19,7 +19,7 @@ import threading
 import pytest
 import soundfile as sf
 
-from beatgan.bridge.spare_files import SPARE_PREFIX
+from beatgan.bridge.spare_files import SPARE_DIR
 
 from serve_support import DaemonProcess, osc_bytes
 
@@ -180,9 +180,9 @@ def test_disk_full_tmpfs(osc, daemon):
         assert first[0] == "/beatgan/done", first
         message = error_of(osc, "/beatgan/generate", 15, 120.0)
         assert "disk is full" in message
-        # A spare file the daemon is trying to make (it fails too: the disk is full) is not
-        # a loop's leftover.
-        names = [n for n in os.listdir(daemon.out) if not n.startswith(SPARE_PREFIX)]
+        # The daemon's hidden spares folder (its spares cannot be made: the disk is full) is
+        # not a loop's leftover.
+        names = [n for n in os.listdir(daemon.out) if n != SPARE_DIR]
         assert names == [os.path.basename(first[1][0])], names   # no partial file
     finally:
         subprocess.run(["umount", str(daemon.out)], check=True)

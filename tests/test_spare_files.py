@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 
 from beatgan.bridge.loopfolder import LoopFolder, LoopFolderError
-from beatgan.bridge.spare_files import MIN_BYTES, SPARE_PREFIX, SpareFiles
+from beatgan.bridge.spare_files import MIN_BYTES, SPARE_DIR, SPARE_PREFIX, SpareFiles
 
 
 def bar_audio(tempo: float, rate: int = 44100, seed: int = 0) -> np.ndarray:
@@ -23,7 +23,10 @@ def bar_audio(tempo: float, rate: int = 44100, seed: int = 0) -> np.ndarray:
 
 
 def spares_in(folder) -> list[str]:
-    return sorted(n for n in os.listdir(folder) if n.startswith(SPARE_PREFIX))
+    """The spares' names, in the loop folder's hidden spares folder."""
+    where = os.path.join(folder, SPARE_DIR)
+    return sorted(n for n in os.listdir(where) if n.startswith(SPARE_PREFIX)) \
+        if os.path.isdir(where) else []
 
 
 def loops_in(folder) -> list[str]:
@@ -69,7 +72,7 @@ def test_the_pool_keeps_as_many_as_were_taken_and_follows_the_size(tmp_path, poo
         assert pool.take(300_000) is None
     pool.refill()
     assert pool.wait_idle() and pool.ready() == 5
-    sizes = {os.path.getsize(tmp_path / n) for n in spares_in(tmp_path)}
+    sizes = {os.path.getsize(tmp_path / SPARE_DIR / n) for n in spares_in(tmp_path)}
     assert len(sizes) == 1 and 300_000 <= sizes.pop() < 300_000 + 64 * 1024
     taken = [pool.take(300_000) for _ in range(5)]
     assert all(t is not None for t in taken) and pool.take(300_000) is None
@@ -81,7 +84,7 @@ def test_the_pool_keeps_as_many_as_were_taken_and_follows_the_size(tmp_path, poo
     assert pool.take(700_000) is None
     pool.refill()
     assert pool.wait_idle() and pool.ready() == 7
-    assert min(os.path.getsize(tmp_path / n) for n in spares_in(tmp_path)) >= 700_000
+    assert min(os.path.getsize(tmp_path / SPARE_DIR / n) for n in spares_in(tmp_path)) >= 700_000
     # Stems turned off: one file a request, and the pool shrinks to one.
     taken = pool.take(700_000)
     taken.unlink()
@@ -160,14 +163,16 @@ def test_close_removes_the_spares_and_says_how_they_were_used(tmp_path, caplog):
 def test_spares_of_a_daemon_that_died_are_removed_and_others_kept(tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)
-    orphan = tmp_path / f"{SPARE_PREFIX}{int(dead.stdout)}-00aa{'.part'}"
-    alive = tmp_path / f"{SPARE_PREFIX}{os.getppid()}-00bb.part"   # a running process's
-    mine = tmp_path / f"{SPARE_PREFIX}{os.getpid()}-00cc.part"
-    other = tmp_path / ".beatgan-0123abcd.part"                       # not a spare: not ours
+    where = tmp_path / SPARE_DIR
+    where.mkdir()
+    orphan = where / f"{SPARE_PREFIX}{int(dead.stdout)}-00aa{'.part'}"
+    alive = where / f"{SPARE_PREFIX}{os.getppid()}-00bb.part"      # a running process's
+    mine = where / f"{SPARE_PREFIX}{os.getpid()}-00cc.part"
+    other = where / ".beatgan-0123abcd.part"                          # not a spare: not ours
     for p in (orphan, alive, mine, other):
         p.write_bytes(b"\0" * 10)
     SpareFiles(tmp_path).close()
-    left = sorted(p.name for p in tmp_path.iterdir())
+    left = sorted(p.name for p in where.iterdir())
     if os.name == "posix":
         assert orphan.name not in left
     assert {alive.name, mine.name, other.name} <= set(left)
@@ -179,7 +184,7 @@ def test_a_spare_that_vanished_means_a_new_file_not_an_error(tmp_path, pool):
     pool.refill()
     assert pool.wait_idle()
     for n in spares_in(tmp_path):                 # e.g. a drive mounted over the folder
-        os.unlink(tmp_path / n)
+        os.unlink(tmp_path / SPARE_DIR / n)
     path = folder.write(bar_audio(120.0, seed=5), 44100, 120, 1, 2)
     assert pool.hits == 1 and sf.info(str(path)).frames == bar_audio(120.0).shape[1]
 
@@ -236,7 +241,7 @@ def test_the_daemon_writes_loops_over_spares_and_removes_them_when_it_stops(dm_m
             assert d.leftovers() == [f for f in d.leftovers() if f.suffix == ".mid"]
     finally:
         assert d.stop() == 0
-    assert d.spare_files() == []
+    assert d.spare_files() == [] and not d.spares_folder_left()
     used = re.search(r"spare files: (\d+) of (\d+) loop files written over one", d.log())
     if spares:
         assert used and int(used.group(1)) == 2 * len(wavs) and int(used.group(2)) == 3 * len(wavs)
