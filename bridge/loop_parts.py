@@ -105,8 +105,8 @@ def write_loop_files(folder: LoopFolder, retimed: Retimed, pattern: Pattern | No
     `pattern` names the stems and makes the MIDI file; only needed with stems or midi.
 
     Every file is encoded and written under a temporary name (half here, half on one more
-    thread, or all here when the folder has a spare file for each), then all are fsynced at once (a thread each), then named: the loop first, then its
-    stems and MIDI file. Each file appears whole; a failed write leaves no temporary file and
+    thread, or all here when the folder has a spare file for each), then all are fsynced at
+    once (a thread each), then named: the loop first, then its stems and MIDI file. Each file appears whole; a failed write leaves no temporary file and
     publishes no stem or MIDI file (the loop may be there already, when naming a stem failed).
     mark(stage), when given, is called as each stage is reached (the daemon's
     BEATGAN_TRACE_STAGES)."""

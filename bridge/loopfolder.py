@@ -171,8 +171,9 @@ class LoopFolder:
         MIDI file next to its loop), never over an existing file; the temporary name is gone
         afterwards, whether or not this succeeded."""
         try:
-            if final.parent != _home(tmp):
-                raise ValueError(f"{final} is outside {_home(tmp)}")
+            home = _home(tmp)
+            if final.parent != home and final.parent.resolve() != home.resolve():
+                raise ValueError(f"{final} is outside {home}")
             if not self._publish(tmp, final):
                 raise LoopFolderError(errno.EEXIST, f"{final} exists already")
             return final

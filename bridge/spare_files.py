@@ -70,7 +70,10 @@ class SpareFiles:
         """folder: the loop folder; the spares live in its hidden subfolder SPARE_DIR (made
         with the first spare), so the folder a DAW watches sees none of their comings and
         goings."""
-        self.folder = Path(folder).expanduser() / SPARE_DIR
+        # Resolved like LoopFolder's own temporary files, so that a loop written over a spare
+        # is named in the same absolute folder as one written anew (a relative or symlinked
+        # --out would otherwise give two spellings of it).
+        self.folder = Path(folder).expanduser().resolve() / SPARE_DIR
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._spares: list[tuple[int, Path, float]] = []  # (size, path, made), to take

@@ -3,11 +3,12 @@ anew, the pool follows what requests take, and it never loses a loop or leaves f
 from __future__ import annotations
 
 import logging
-import re
 import os
+import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ import soundfile as sf
 
 from beatgan.bridge.loopfolder import LoopFolder, LoopFolderError
 from beatgan.bridge.spare_files import MIN_BYTES, SPARE_DIR, SPARE_PREFIX, SpareFiles
+from beatgan.bridge.wavfile import encode_loop_wav
 
 
 def bar_audio(tempo: float, rate: int = 44100, seed: int = 0) -> np.ndarray:
@@ -65,6 +67,34 @@ def test_a_loop_written_over_a_spare_is_the_loop_written_anew(tmp_path, pool):
     assert pool.hits == 2
     assert third.read_bytes() == plain.write(short, 44100, 174, 1, 3).read_bytes()
     assert loops_in(tmp_path) == sorted(p.name for p in (first, second, third)) + ["plain"]
+
+
+def test_a_loop_over_a_spare_and_its_stem_written_anew_share_one_absolute_folder(tmp_path,
+                                                                                monkeypatch):
+    """A relative, symlinked --out: the loop (over a spare) and a stem (written anew, no spare
+    left) are named in the same folder, and both paths are absolute."""
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    monkeypatch.chdir(tmp_path)
+    pool = SpareFiles("link")
+    try:
+        folder = LoopFolder("link", spares=pool)
+        folder.write(bar_audio(120.0), 44100, 120, 1, 1)             # learns the size
+        pool.refill()
+        assert pool.wait_idle() and pool.ready() == 1
+        header, data = encode_loop_wav(bar_audio(120.0, seed=4), 44100, 120.0, 4)
+        loop_tmp = folder.write_temp((header, data))                 # over the spare
+        stem_tmp = folder.write_temp((header, data))                 # none left: anew
+        assert pool.hits == 1 and loop_tmp.parent.name == SPARE_DIR
+        loop = folder.publish_loop(loop_tmp, 120.0, 1, 2)
+        stem = folder.publish_as(stem_tmp, Path(f"{loop.with_suffix('')}_stem0-kick.wav"))
+        assert loop.is_absolute() and stem.parent == loop.parent
+        assert loop.parent.resolve() == real.resolve()
+        visible = [n for n in os.listdir(real) if not n.startswith(".")]
+        assert len(visible) == 3 and {loop.name, stem.name} <= set(visible)   # and seed 1's
+    finally:
+        pool.close()
 
 
 def test_the_pool_keeps_as_many_as_were_taken_and_follows_the_size(tmp_path, pool):
