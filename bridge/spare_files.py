@@ -154,6 +154,8 @@ class SpareFiles:
             self._wake.notify_all()
         for spare in spares:
             _unlink(spare[1])
+        if self._thread is not None:
+            self._thread.join(10.0)   # it removes a spare it was making
         try:
             self.folder.rmdir()       # empty now, unless another daemon's spares are there
         except OSError:
@@ -161,8 +163,6 @@ class SpareFiles:
         if self.hits or self.misses:
             log.info("spare files: %d of %d loop files written over one (%d made)", self.hits,
                      self.hits + self.misses, self.made)
-        if self._thread is not None:
-            self._thread.join(10.0)   # it removes a spare it was making
 
     # ---- the refill thread ----
 
