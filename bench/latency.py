@@ -152,6 +152,12 @@ def stop_daemon(daemon: subprocess.Popen) -> int:
         return daemon.wait()
 
 
+def serve_setting(flush: str, no_spares: bool) -> tuple[list[str], str]:
+    """(serve flags, label) of a daemon measured with this flush mode, spare files on or off."""
+    return (["--flush", flush] + ["--no-spare-files"] * no_spares,
+            f"flush {flush}, spare files {'off' if no_spares else 'on'}")
+
+
 def osc_latency(send, dest, replies, args, pid: int):
     """(round trips ms, the daemon's own latency_ms, [user s, system s, faults] per request,
     files per request) of args.n generate requests sent one after another."""
@@ -293,8 +299,7 @@ def main() -> int:
     if jack is None:
         argv.append("--no-midi")
     env.update(XDG_CONFIG_HOME=str(tmp / "cfg"), XDG_DATA_HOME=str(tmp / "data"))
-    ours_flags = ["--flush", args.flush] + ["--no-spare-files"] * args.no_spare_files
-    ours_label = f"flush {args.flush}, spare files {'off' if args.no_spare_files else 'on'}"
+    ours_flags, ours_label = serve_setting(args.flush, args.no_spare_files)
     started = start_daemon(argv + ours_flags, env, tmp / "daemon.log")
     if started is None:
         return 1
@@ -383,12 +388,8 @@ def main() -> int:
     against = args.against or ("no-spares" if args.stems and not args.no_spare_files else "")
     if against and against != "none":
         # The same requests with the files written another way, by a fresh daemon.
-        if against == "no-spares":
-            flags, label = ["--flush", args.flush, "--no-spare-files"], \
-                f"flush {args.flush}, spare files off"
-        else:
-            flags = ["--flush", against] + ["--no-spare-files"] * args.no_spare_files
-            label = f"flush {against}, spare files {'off' if args.no_spare_files else 'on'}"
+        flags, label = (serve_setting(args.flush, True) if against == "no-spares" else
+                        serve_setting(against, args.no_spare_files))
         replies = Replies(reply)
         started = start_daemon(argv + flags + ["--no-midi"], env, tmp / f"daemon-{against}.log")
         if started is None:

@@ -106,8 +106,9 @@ def write_loop_files(folder: LoopFolder, retimed: Retimed, pattern: Pattern | No
 
     Every file is encoded and written under a temporary name (half here, half on one more
     thread, or all here when the folder has a spare file for each), then all are fsynced at
-    once (a thread each), then named: the loop first, then its stems and MIDI file. Each file appears whole; a failed write leaves no temporary file and
-    publishes no stem or MIDI file (the loop may be there already, when naming a stem failed).
+    once (a thread each), then named: the loop first, then its stems and MIDI file. Each file
+    appears whole; a failed write leaves no temporary file and publishes no stem or MIDI file
+    (the loop may be there already, when naming a stem failed).
     mark(stage), when given, is called as each stage is reached (the daemon's
     BEATGAN_TRACE_STAGES)."""
     if (stems or midi) and pattern is None:
@@ -131,8 +132,7 @@ def write_loop_files(folder: LoopFolder, retimed: Retimed, pattern: Pattern | No
         # cost little to write, one thread is faster: handing half over to a thread that was
         # idle cost more than it saved (paced requests, docs/render.md).
         keys = list(range(-1, len(names)))
-        spares = getattr(folder, "spares", None)
-        there = keys[1::2] if spares is None or spares.ready() < len(keys) else []
+        there = keys[1::2] if folder.spares is None or folder.spares.ready() < len(keys) else []
         for k in there:
             w.spawn(k, encode, k)
         for k in keys:

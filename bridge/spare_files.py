@@ -244,8 +244,7 @@ class SpareFiles:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
                          0o644)
         except OSError as e:
-            LIMITER.log(logging.WARNING, "spare files", "cannot make a spare file in %s (%s): "
-                        "loops are written as new files", self.folder, e.strerror or e)
+            self._cannot_make(e)
             return None
         try:
             with os.fdopen(fd, "wb") as f:
@@ -255,11 +254,15 @@ class SpareFiles:
                     left -= f.write(zeros[:left])
         except OSError as e:
             _unlink(path)
-            LIMITER.log(logging.WARNING, "spare files", "cannot make a spare file in %s (%s): "
-                        "loops are written as new files", self.folder, e.strerror or e)
+            self._cannot_make(e)
             return None
         self.made += 1
         return path
+
+    def _cannot_make(self, e: OSError) -> None:
+        # A full disk fails every spare every time: rate-limited like other floods.
+        LIMITER.log(logging.WARNING, "spare files", "cannot make a spare file in %s (%s): "
+                    "loops are written as new files", self.folder, e.strerror or e)
 
 
 def _unlink(path: Path) -> None:

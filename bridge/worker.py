@@ -146,7 +146,7 @@ class Worker:
             for job in batch:
                 job.mark("picked")
             # Spare files are made between requests, never during one (bridge/spare_files.py).
-            spares = getattr(self.folder, "spares", None)
+            spares = self.folder.spares if self.folder is not None else None
             if spares is not None:
                 spares.hold()
             try:
