@@ -26,7 +26,8 @@ import numpy as np
 
 from beatgan.generator.musical_time import exact_frames
 
-SUBTYPES = {"PCM_16": 2, "PCM_24": 3, "FLOAT": 4}   # bytes per sample
+from .pcm_pack import SUBTYPES, pack_frames
+
 ACID_ONE_SHOT = 0x01      # off: a loop
 ACID_ROOT_NOTE = 0x02     # root note is set
 ACID_STRETCH = 0x04       # the host may time-stretch it to the song tempo
@@ -73,8 +74,6 @@ def encode_loop_wav(audio: np.ndarray, rate: int, tempo_bpm: float, beats: int,
     if channels > 32:
         raise ValueError(f"audio has {channels} channels; expected (channels, frames) with at "
                          "most 32 channels (was it transposed?)")
-    if not np.all(np.isfinite(x)):
-        raise ValueError("audio contains NaN or infinite samples")
     if subtype not in SUBTYPES:
         raise ValueError(f"subtype must be one of {sorted(SUBTYPES)}, got {subtype!r}")
     rate = int(rate)
@@ -94,7 +93,7 @@ def encode_loop_wav(audio: np.ndarray, rate: int, tempo_bpm: float, beats: int,
                              "loop at the wrong tempo")
 
     width = SUBTYPES[subtype]
-    data = _encode_frames(x, subtype)
+    data = pack_frames(x, subtype)      # raises on NaN or infinite samples
     fmt = _fmt_chunk(channels, rate, width, subtype == "FLOAT")
     chunks = [(b"fmt ", fmt)]
     if subtype == "FLOAT":
@@ -136,35 +135,6 @@ def _fmt_chunk(channels: int, rate: int, width: int, is_float: bool) -> bytes:
                 + struct.pack("<HHI", 22, 8 * width, 0) + sub)
     fmt = struct.pack("<HH", tag, channels) + common
     return fmt + struct.pack("<H", 0) if is_float else fmt   # cbSize for non-PCM tags
-
-
-def _encode_frames(x: np.ndarray, subtype: str) -> bytearray:
-    """(channels, frames) -> the interleaved sample bytes, little-endian, written straight into
-    the buffer that is returned (no second copy). Channels are scaled contiguously and then
-    interleaved with one strided copy per channel (and byte): reading x.T element by element
-    costs 5x more. Whole arrays, not blocks: the stems are encoded on two threads, and a loop of
-    small NumPy calls would pass the GIL back and forth between them."""
-    channels, frames = x.shape
-    width = SUBTYPES[subtype]
-    out = bytearray(frames * channels * width)
-    dst = np.frombuffer(out, dtype=np.uint8).reshape(frames, channels, width)
-    if subtype == "FLOAT":
-        dst = dst.view("<f4")[..., 0]                                  # (frames, channels)
-        for c in range(channels):
-            dst[:, c] = x[c]
-        return out
-    full = float(2 ** (8 * width - 1))
-    # float32 holds every 24-bit integer exactly, so scale/round/clip stay in float32 (fast).
-    q = np.empty((channels, frames), dtype=np.float32)
-    np.multiply(x, full, out=q, casting="unsafe")
-    np.rint(q, out=q)
-    np.clip(q, -full, full - 1, out=q)
-    # A little-endian int32 is the sample's `width` low bytes, low first, then sign bytes.
-    b = q.astype("<i4").view(np.uint8).reshape(channels, frames, 4)
-    for c in range(channels):
-        for j in range(width):
-            dst[:, c, j] = b[c, :, j]
-    return out
 
 
 def read_chunk_ids(path: str | os.PathLike) -> list[tuple[bytes, int, int]]:

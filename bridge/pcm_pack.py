@@ -1,0 +1,139 @@
+"""Float frames -> the interleaved little-endian sample bytes of a WAV's data chunk.
+
+    data = pack_frames(x, "PCM_24")      # x: (channels, frames) float; bytearray, frames*ch*3
+
+PCM is scaled by 2**(bits-1), rounded half to even in float32 and clipped to [-1, 1) of full
+scale, exactly as NumPy's float32 rint and clip do. Non-finite samples raise ValueError.
+
+Two ways to the same bytes. With Numba (a dependency where it has wheels) one compiled pass
+reads each sample once and writes its bytes: a stereo 24-bit bar at 44.1 kHz in 0.03 ms against
+0.2-0.8 ms for the NumPy passes (scale, round, clip, convert, six byte-plane copies), and a loop
+with its stems is eleven of them on the daemon's path from request to files. Without Numba, or
+with BEATGAN_NO_JIT=1 in the environment (to compare them), the NumPy passes run.
+tests/test_pcm_pack.py holds the two to identical bytes.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+SUBTYPES = {"PCM_16": 2, "PCM_24": 3, "FLOAT": 4}   # bytes per sample
+NOT_FINITE = "audio contains NaN or infinite samples"
+
+try:
+    if os.environ.get("BEATGAN_NO_JIT", "") not in ("", "0"):
+        raise ImportError("BEATGAN_NO_JIT is set")
+    import numba
+except ImportError:
+    numba = None
+
+
+def jit_in_use() -> bool:
+    """Whether PCM is packed by the compiled kernel (Numba importable, BEATGAN_NO_JIT unset)."""
+    return numba is not None
+
+
+def pack_frames(x: np.ndarray, subtype: str) -> bytearray:
+    """(channels, frames) float -> the data chunk's payload for `subtype` (see the module)."""
+    width = SUBTYPES[subtype]
+    x = np.asarray(x)
+    if x.dtype not in (np.float32, np.float64):      # ints, float16, bools: one kernel for all
+        x = x.astype(np.float64)
+    if not np.all(np.isfinite(x)):
+        raise ValueError(NOT_FINITE)
+    channels, frames = x.shape
+    out = bytearray(frames * channels * width)
+    if subtype != "FLOAT" and channels <= 2 and numba is not None:
+        # Mono and stereo, the files BeatGAN writes; more channels take the NumPy passes.
+        full = float(2 ** (8 * width - 1))
+        _pack_pcm(x[0], x[channels - 1], channels, full, width, np.frombuffer(out, np.uint8))
+        return out
+    _pack_numpy(x, subtype, out)
+    return out
+
+
+def _pack_numpy(x: np.ndarray, subtype: str, out: bytearray) -> None:
+    """The NumPy passes, straight into `out`. Channels are scaled contiguously and then
+    interleaved with one strided copy per channel (and byte): reading x.T element by element
+    costs 5x more. Whole arrays, not blocks: stems may be encoded on two threads, and a loop of
+    small NumPy calls would pass the GIL back and forth between them."""
+    channels, frames = x.shape
+    width = SUBTYPES[subtype]
+    dst = np.frombuffer(out, dtype=np.uint8).reshape(frames, channels, width)
+    if subtype == "FLOAT":
+        dst = dst.view("<f4")[..., 0]                                  # (frames, channels)
+        for c in range(channels):
+            dst[:, c] = x[c]
+        return
+    full = float(2 ** (8 * width - 1))
+    # float32 holds every 24-bit integer exactly, so scale/round/clip stay in float32 (fast).
+    q = np.empty((channels, frames), dtype=np.float32)
+    np.multiply(x, full, out=q, casting="unsafe")
+    np.rint(q, out=q)
+    np.clip(q, -full, full - 1, out=q)
+    # A little-endian int32 is the sample's `width` low bytes, low first, then sign bytes.
+    b = q.astype("<i4").view(np.uint8).reshape(channels, frames, 4)
+    for c in range(channels):
+        for j in range(width):
+            dst[:, c, j] = b[c, :, j]
+
+
+def _kernel(a, b, channels, full, width, out):
+    """One pass over a mono (a) or stereo (a, b) bar: scale, round to float32 and then to an
+    integer (half to even), clip, and write each sample's `width` low bytes, interleaved.
+    Unrolled per channel count and width: a loop over a variable number of channels or bytes
+    does not vectorise and ran 5x slower (0.14 against 0.03 ms a stereo bar)."""
+    lo = np.float32(-full)
+    hi = np.float32(full - 1.0)
+    n = a.shape[0]
+    if channels == 2 and width == 3:
+        for i in range(n):
+            s = _sample(a[i], full, lo, hi)
+            t = _sample(b[i], full, lo, hi)
+            k = 6 * i
+            out[k] = s & 255
+            out[k + 1] = (s >> 8) & 255
+            out[k + 2] = (s >> 16) & 255
+            out[k + 3] = t & 255
+            out[k + 4] = (t >> 8) & 255
+            out[k + 5] = (t >> 16) & 255
+    elif channels == 2:
+        for i in range(n):
+            s = _sample(a[i], full, lo, hi)
+            t = _sample(b[i], full, lo, hi)
+            k = 4 * i
+            out[k] = s & 255
+            out[k + 1] = (s >> 8) & 255
+            out[k + 2] = t & 255
+            out[k + 3] = (t >> 8) & 255
+    elif width == 3:
+        for i in range(n):
+            s = _sample(a[i], full, lo, hi)
+            k = 3 * i
+            out[k] = s & 255
+            out[k + 1] = (s >> 8) & 255
+            out[k + 2] = (s >> 16) & 255
+    else:
+        for i in range(n):
+            s = _sample(a[i], full, lo, hi)
+            out[2 * i] = s & 255
+            out[2 * i + 1] = (s >> 8) & 255
+
+
+def _round(v, full, lo, hi):
+    """One sample as NumPy's float32 passes make it: the product rounded to float32 first (for
+    a float64 input that can move the last bit), then rint, then clip."""
+    q = np.rint(np.float32(v * full))
+    if q < lo:
+        q = lo
+    if q > hi:
+        q = hi
+    return np.int32(q)
+
+
+if numba is not None:
+    _sample = numba.njit(inline="always")(_round)
+    _pack_pcm = numba.njit(nogil=True, cache=True)(_kernel)
+else:
+    _sample = _pack_pcm = None
