@@ -124,7 +124,10 @@ def write_loop_files(folder: LoopFolder, retimed: Retimed, pattern: Pattern | No
     w = _Writes(folder)
     try:
         def encode(k: int):
-            audio = r.loop if k < 0 else r.stem(k) if k < len(r.voices) else r.floor
+            if 0 <= k < len(r.voices):     # a stem: its voice, panned as it is packed
+                return encode_loop_wav(r.voices[k], r.rate, r.tempo_bpm, beats, folder.subtype,
+                                       gains=r.pan_gains[:, k])
+            audio = r.loop if k < 0 else r.floor
             return encode_loop_wav(audio, r.rate, r.tempo_bpm, beats, folder.subtype)
 
         # Written anew, half the WAVs go to one more thread, so that both cores encode and

@@ -62,8 +62,13 @@ def write_loop_wav(file: str | os.PathLike | BinaryIO, audio: np.ndarray, rate: 
 
 def encode_loop_wav(audio: np.ndarray, rate: int, tempo_bpm: float, beats: int,
                     subtype: str = "PCM_24", *, loop: bool = True,
-                    meter: tuple[int, int] = (4, 4)) -> tuple[bytes, bytearray]:
-    """(header, data) bytes of a loop WAV; header holds every chunk up to data's payload."""
+                    meter: tuple[int, int] = (4, 4), gains: np.ndarray | None = None
+                    ) -> tuple[bytes, bytearray]:
+    """(header, data) bytes of a loop WAV; header holds every chunk up to data's payload.
+
+    gains: (C,) for a file of C channels made of one signal (audio (frames,) or (1, frames)):
+    channel c is gains[c] * audio, as NumPy multiplies them (a stem: its voice, panned),
+    packed without making the channels first."""
     x = np.asarray(audio)
     if x.ndim == 1:
         x = x[None, :]
@@ -71,6 +76,10 @@ def encode_loop_wav(audio: np.ndarray, rate: int, tempo_bpm: float, beats: int,
         raise ValueError(f"audio must be (channels, frames) with at least one frame, got shape "
                          f"{np.shape(audio)}")
     channels, frames = x.shape
+    if gains is not None:
+        if channels != 1:
+            raise ValueError(f"gains make the channels of one signal; audio has {channels}")
+        channels = int(np.size(gains))
     if channels > 32:
         raise ValueError(f"audio has {channels} channels; expected (channels, frames) with at "
                          "most 32 channels (was it transposed?)")
@@ -93,7 +102,7 @@ def encode_loop_wav(audio: np.ndarray, rate: int, tempo_bpm: float, beats: int,
                              "loop at the wrong tempo")
 
     width = SUBTYPES[subtype]
-    data = pack_frames(x, subtype)      # raises on NaN or infinite samples
+    data = pack_frames(x, subtype, gains)      # raises on NaN or infinite samples
     fmt = _fmt_chunk(channels, rate, width, subtype == "FLOAT")
     chunks = [(b"fmt ", fmt)]
     if subtype == "FLOAT":

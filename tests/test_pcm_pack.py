@@ -101,3 +101,25 @@ def test_beatgan_no_jit_takes_the_numpy_passes_to_the_same_bytes():
         os.unlink(path)
     assert out["1"][0] == "False" and out[""][0] == "True"
     assert out["1"][1] == out[""][1] == hashlib.sha256(numpy_bytes(x, "PCM_24")).hexdigest()
+
+
+@pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24", "FLOAT"])
+@pytest.mark.parametrize("gains", [[0.7071], [1.3, 0.2], [0.0, 1.0], [0.5, 0.25, 2.0]])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gains_pack_a_panned_voice_as_its_channels(subtype, gains, dtype):
+    """A stem is packed from its voice and pan gains: the bytes of the channels NumPy would
+    have made (gains[:, None] * voice, in its own type)."""
+    voice = awkward(1, 3001, dtype, seed=7)
+    g = np.asarray(gains, dtype)
+    assert bytes(pack_frames(voice, subtype, g)) == numpy_bytes(g[:, None] * voice[0], subtype)
+
+
+def test_gains_refuse_more_than_one_signal_and_products_that_overflow():
+    with pytest.raises(ValueError, match="one signal"):
+        pack_frames(awkward(2, 100, np.float32), "PCM_24", np.ones(2, np.float32))
+    voice = np.full((1, 100), 3e38, np.float32)
+    with pytest.raises(ValueError, match=NOT_FINITE):
+        pack_frames(voice, "PCM_24", np.array([0.5, 2.0], np.float32))
+    from beatgan.bridge.wavfile import encode_loop_wav
+    with pytest.raises(ValueError, match="one signal"):
+        encode_loop_wav(awkward(2, 82688, np.float32), 44100, 128, 4, gains=np.ones(2))
