@@ -14,24 +14,14 @@ tests/test_pcm_pack.py holds the two to identical bytes.
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
+
+from .jit import compiled, jit_in_use
 
 SUBTYPES = {"PCM_16": 2, "PCM_24": 3, "FLOAT": 4}   # bytes per sample
 NOT_FINITE = "audio contains NaN or infinite samples"
 
-try:
-    if os.environ.get("BEATGAN_NO_JIT", "") not in ("", "0"):
-        raise ImportError("BEATGAN_NO_JIT is set")
-    import numba
-except ImportError:
-    numba = None
-
-
-def jit_in_use() -> bool:
-    """Whether PCM is packed by the compiled kernel (Numba importable, BEATGAN_NO_JIT unset)."""
-    return numba is not None
+__all__ = ["SUBTYPES", "NOT_FINITE", "pack_frames", "jit_in_use"]
 
 
 def pack_frames(x: np.ndarray, subtype: str, gains: np.ndarray | None = None) -> bytearray:
@@ -49,7 +39,7 @@ def pack_frames(x: np.ndarray, subtype: str, gains: np.ndarray | None = None) ->
         if x.shape[0] != 1 or g.size < 1:
             raise ValueError(f"gains make channels of one signal: expected (1, frames) audio and "
                              f"at least one gain, got {x.shape} and {g.size}")
-        if g.dtype != x.dtype or g.size > 2 or numba is None or subtype == "FLOAT":
+        if g.dtype != x.dtype or g.size > 2 or _pack_pcm is None or subtype == "FLOAT":
             x, gains = g[:, None] * x[0], None       # channels made here, packed below
         else:
             with np.errstate(over="ignore"):        # the largest product: any that overflows
@@ -61,7 +51,7 @@ def pack_frames(x: np.ndarray, subtype: str, gains: np.ndarray | None = None) ->
         g = np.ones(x.shape[0], x.dtype)             # times 1: exact
     channels, frames = g.size, x.shape[1]
     out = bytearray(frames * channels * width)
-    if subtype != "FLOAT" and channels <= 2 and numba is not None:
+    if subtype != "FLOAT" and channels <= 2 and _pack_pcm is not None:
         # Mono and stereo, the files BeatGAN writes; more channels take the NumPy passes.
         # Full scale in the samples' own type: a power of two scales exactly in either, and a
         # float32 product keeps the loop in float32 (twice as fast as through float64).
@@ -148,10 +138,7 @@ def _round(v, full, lo, hi):
     return np.int32(q)
 
 
-if numba is not None:
-    _sample = numba.njit(inline="always")(_round)
-    _put3 = numba.njit(inline="always")(_bytes3)
-    _put2 = numba.njit(inline="always")(_bytes2)
-    _pack_pcm = numba.njit(nogil=True, cache=True)(_kernel)
-else:
-    _sample = _put3 = _put2 = _pack_pcm = None
+_sample = compiled(_round, inline="always")
+_put3 = compiled(_bytes3, inline="always")
+_put2 = compiled(_bytes2, inline="always")
+_pack_pcm = compiled(_kernel, nogil=True, cache=True)
