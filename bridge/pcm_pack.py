@@ -5,12 +5,11 @@
 PCM is scaled by 2**(bits-1), rounded half to even in float32 and clipped to [-1, 1) of full
 scale, exactly as NumPy's float32 rint and clip do. Non-finite samples raise ValueError.
 
-Two ways to the same bytes. With Numba (a dependency where it has wheels) one compiled pass
-reads each sample once and writes its bytes: a stereo 24-bit bar at 44.1 kHz in 0.03 ms against
-0.2-0.8 ms for the NumPy passes (scale, round, clip, convert, six byte-plane copies), and a loop
-with its stems is eleven of them on the daemon's path from request to files. Without Numba, or
-with BEATGAN_NO_JIT=1 in the environment (to compare them), the NumPy passes run.
-tests/test_pcm_pack.py holds the two to identical bytes.
+Two ways to the same bytes (bridge/jit.py chooses): one compiled pass that reads each sample
+once and writes its bytes, a stereo 24-bit bar at 44.1 kHz in 0.03 ms, or the NumPy passes
+(scale, round, clip, convert, six byte-plane copies), 0.2-0.3 ms. A loop with its stems is
+eleven of them on the daemon's path from request to files. tests/test_pcm_pack.py holds the
+two to identical bytes.
 """
 from __future__ import annotations
 
