@@ -36,6 +36,8 @@ latency, the request waits (disk, GIL, other processes); close to it, it compute
 with BEATGAN_TRACE_STAGES=1 in the environment and its log (path printed at the end) gives, per
 request, the ms from the datagram's arrival to each stage (queued, picked up, generated,
 re-timed, written, synced, replied). The loops written are removed at the end; the log is kept.
+BEATGAN_NO_JIT=1 in the environment runs the daemon on the NumPy twins of its compiled loops
+(bridge/jit.py; the `jit:` line says which), to compare the two in alternating runs.
 On a busy machine (a training run, tests) the figures are mostly the other programs' load:
 `chrt -f 10 python bench/latency.py ...` (as root) lets the daemon run whenever it is ready, so
 they show its own latency (this project's 2-core VM at load 5, a training run and tests, stems
@@ -63,6 +65,16 @@ from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 ENTRY = "import sys; from beatgan.bridge.cli import main; sys.exit(main())"
+
+
+def jit_line() -> str:
+    """Whether the daemon (started with this environment) runs its compiled loops."""
+    from beatgan.bridge.jit import jit_in_use, numba
+    if jit_in_use():
+        return f"compiled loops on (numba {numba.__version__})"
+    why = "BEATGAN_NO_JIT set" if os.environ.get("BEATGAN_NO_JIT", "") not in ("", "0") \
+        else "numba not installed"
+    return f"off, NumPy twins ({why})"
 
 
 def osc(address: str, *args) -> bytes:
@@ -306,6 +318,7 @@ def main() -> int:
     daemon, port, summary = started
     print(f"machine: {platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     print(f"model:   {model}{note}")
+    print(f"jit:     {jit_line()}")
     print("\n".join(summary))
     print()
 
