@@ -67,16 +67,6 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 ENTRY = "import sys; from beatgan.bridge.cli import main; sys.exit(main())"
 
 
-def jit_line() -> str:
-    """Whether the daemon (started with this environment) runs its compiled loops."""
-    from beatgan.bridge.jit import jit_in_use, numba
-    if jit_in_use():
-        return f"compiled loops on (numba {numba.__version__})"
-    why = "BEATGAN_NO_JIT set" if os.environ.get("BEATGAN_NO_JIT", "") not in ("", "0") \
-        else "numba not installed"
-    return f"off, NumPy twins ({why})"
-
-
 def osc(address: str, *args) -> bytes:
     b = OscMessageBuilder(address)
     for a in args:
@@ -318,7 +308,8 @@ def main() -> int:
     daemon, port, summary = started
     print(f"machine: {platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     print(f"model:   {model}{note}")
-    print(f"jit:     {jit_line()}")
+    from beatgan.bridge.jit import jit_status   # the daemon has this environment: it decides alike
+    print(f"jit:     {jit_status()}")
     print("\n".join(summary))
     print()
 

@@ -11,17 +11,26 @@ from __future__ import annotations
 
 import os
 
+_OFF = None                          # why the compiled loops do not run, or None
 try:
     if os.environ.get("BEATGAN_NO_JIT", "") not in ("", "0"):
-        raise ImportError("BEATGAN_NO_JIT is set")
+        raise ImportError("BEATGAN_NO_JIT set")
     import numba
-except ImportError:
+except ImportError as e:
     numba = None
+    _OFF = str(e) if "BEATGAN_NO_JIT" in str(e) else "numba not installed"
 
 
 def jit_in_use() -> bool:
     """Whether the compiled loops run (Numba importable, BEATGAN_NO_JIT unset)."""
     return numba is not None
+
+
+def jit_status() -> str:
+    """One line for a report: the compiled loops on (with Numba's version), or why not."""
+    if numba is not None:
+        return f"compiled loops on (numba {numba.__version__})"
+    return f"off, NumPy twins ({_OFF})"
 
 
 def compiled(fn, **options):

@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .jit import compiled, jit_in_use
+from .jit import compiled
 
 SUBTYPES = {"PCM_16": 2, "PCM_24": 3, "FLOAT": 4}   # bytes per sample
 NOT_FINITE = "audio contains NaN or infinite samples"
-
-__all__ = ["SUBTYPES", "NOT_FINITE", "pack_frames", "jit_in_use"]
-
 
 def pack_frames(x: np.ndarray, subtype: str, gains: np.ndarray | None = None) -> bytearray:
     """(channels, frames) float -> the data chunk's payload for `subtype` (see the module).

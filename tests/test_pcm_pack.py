@@ -79,7 +79,8 @@ def test_beatgan_no_jit_takes_the_numpy_passes_to_the_same_bytes():
     off in a new process; the file is byte for byte the same."""
     x = awkward(2, 20000, np.float32, seed=5)
     code = ("import sys, hashlib, numpy as np; from beatgan.bridge import pcm_pack as p; "
-            "x = np.load(sys.argv[1]); print(p.jit_in_use(), "
+            "from beatgan.bridge.jit import jit_in_use; "
+            "x = np.load(sys.argv[1]); print(jit_in_use(), "
             "hashlib.sha256(bytes(p.pack_frames(x, 'PCM_24'))).hexdigest())")
     path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"pcm-pack-{os.getpid()}.npy")
     np.save(path, x)
