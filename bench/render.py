@@ -191,12 +191,13 @@ def corpus_figures(fills: bool, skip_modes: bool = False, seeds: tuple[int, ...]
           "---:|---:|---:|")
     first = seeds[0]
     tag = "" if first == 0 else f", seed {first}"
-    beats_rows = []
+    beats_rows, seeded = [], []
     for mode in ([] if skip_modes else ["repitch", "beats", "stretch"]):
         rows = corpus_rows(mode, seed=first)
         print_rows(mode + tag, rows)
         if mode == "beats":
             beats_rows = rows
+            seeded = [(first, f) for f in rows]
     if not skip_modes:
         print_rows("beats, cut at the true attacks" + tag,
                    corpus_rows("beats", true_attacks=True, seed=first))
@@ -205,7 +206,9 @@ def corpus_figures(fills: bool, skip_modes: bool = False, seeds: tuple[int, ...]
                 rows = corpus_rows("beats", seed=seed)
                 print_rows(f"beats, seed {seed}", rows)
                 beats_rows += rows
+                seeded += [(seed, f) for f in rows]
             print_rows(f"beats, seeds {','.join(map(str, seeds))}", beats_rows)
+        judge_check(seeded, seeds)
     if not fills:
         return
     # What fills a slowed slice's slot, and what shortens a sped-up one (beats.BeatsOptions,
@@ -223,6 +226,43 @@ def corpus_figures(fills: bool, skip_modes: bool = False, seeds: tuple[int, ...]
     print_rows("beats, no body gain",
                corpus_rows("beats", options=BeatsOptions(slice_gain_db=0.0, keep_loudness=False),
                            seed=first))
+
+
+def judge_check(rows: list, seeds: tuple[int, ...]) -> None:
+    """The displacement figure against the renderer's own map of its slices (beats.as_is_shift):
+    for every hit that starts in a part of a slice played as it is, where beats mode put it is
+    known without listening, so the figure, which finds it in the audio, must agree there.
+    rows: (seed, LoopFigures) of beats mode with the default options."""
+    from beatgan.bridge.beats import as_is_shift
+    from beatgan.bridge.render import beats_slices
+    from beatgan.generator.musical_time import frames
+    from beatgan.training.loop_corpus import corpus
+
+    loops = {(seed, L.name): L for seed in seeds for L in corpus(seed=seed)}
+    slices = {key: beats_slices(L.bar, L.card) for key, L in loops.items()}   # tempo-free
+    diffs, worst, off_map = [], [], 0
+    for seed, f in rows:
+        L = loops[(seed, f.loop)]
+        sr, b = L.card.sample_rate, L.bar.shape[-1]
+        cuts, anchors = slices[(seed, f.loop)]
+        host = frames(L.card.beats_per_bar, f.tempo_bpm, sr)
+        known = as_is_shift(L.attacks, cuts, anchors, b, host, sr) / sr * 1e3
+        ok = np.isfinite(known)
+        off_map += int(np.sum(~ok))
+        d = np.abs(f.displacement_ms[ok] - known[ok])
+        diffs.append(d)
+        worst += [(float(e), seed, f.loop, f.tempo_bpm, f.rate, int(i), float(k), float(m))
+                  for e, i, k, m in zip(d, np.flatnonzero(ok), known[ok], f.displacement_ms[ok])
+                  if e > 0.5]
+    d = np.concatenate(diffs)
+    print(f"\nthe figure against the renderer's own map (beats, seeds "
+          f"{','.join(map(str, seeds))}, every tempo and rate): {d.size} hits start where their "
+          f"slice plays as it is ({off_map} others start in a stretched body or just before "
+          f"a cut); |figure - map| median {np.median(d):.3f} ms, 90th percentile "
+          f"{np.percentile(d, 90):.3f} ms, {np.sum(d > 0.5)} over 0.5 ms")
+    for e, seed, name, t, r, i, k, m in sorted(worst, reverse=True)[:8]:
+        print(f"  seed {seed} {name} at {t:g} bpm, {r} Hz, hit {i}: map {k:+.2f} ms, "
+              f"figure {m:+.2f} ms")
 
 
 def picture(path: Path, name: str = "breaks-flams", tempo: float = 70.0) -> None:

@@ -240,14 +240,9 @@ def beats_bar(x: np.ndarray, sr: int, cuts: np.ndarray, anchors: np.ndarray, hos
     cuts = np.asarray(cuts, dtype=np.int64)
     assert cuts.size >= 1 and np.all(np.diff(cuts) > 0) and 0 <= cuts[0] and cuts[-1] < b, \
         f"expected sorted cuts in 0..{b - 1}, got {cuts}"
-    s = host_samples / b                                    # host samples per source sample
     xf = max(1, int(round(XFADE_S * sr)))
     tail = int(round(TAIL_S * sr))
-    # Where each slice starts: its anchor on the host grid, less the (natural-speed) distance
-    # from its cut to its anchor. The last entry is the first slice one bar later.
-    lead = np.asarray(anchors, dtype=np.float64) - cuts
-    pos = np.round(np.asarray(anchors, dtype=np.float64) * s - lead).astype(np.int64)
-    pos = np.append(pos, pos[0] + host_samples)
+    pos = _slice_starts(cuts, anchors, host_samples, b)
     shift = int(min(0, pos[0]))
     pos -= shift                                            # the first slice starts at >= 0
     ends = np.append(cuts[1:], cuts[0] + b)
@@ -328,10 +323,7 @@ def _slice(ext: np.ndarray, start: int, natural: int, slot: int, sr: int, xf: in
     ext[:, start] is the cut; natural = source samples to the next cut; slot = host samples to
     where the next slice starts."""
     c = ext.shape[0]
-    guard = min(int(round(GUARD_S * sr)), natural // 4)
-    # A short slice (a flam's first stroke) keeps all but its last BODY_MIN_S as it is.
-    attack = min(int(round(ATTACK_S * sr)),
-                 max(natural // 2, natural - guard - int(round(BODY_MIN_S * sr))))
+    attack, guard = _attack_guard(natural, sr)
     body_len = natural - guard - attack                       # body: [attack, natural - guard)
     g = min(int(round(GRAIN_S * sr)), body_len) // 2 * 2
     stretch = (fill != "gap" if slot > natural
@@ -410,6 +402,50 @@ def _slice(ext: np.ndarray, start: int, natural: int, slot: int, sr: int, xf: in
     body[:, a0:a0 + n] = ola[:, :n]
     body[:, total - xf:] *= _fade_in(xf)[::-1]                 # under the next slice's lead-in
     return att, body
+
+
+def _attack_guard(natural: int, sr: int) -> tuple[int, int]:
+    """(attack, guard) of a slice `natural` samples long: how much of its start is played as it
+    is, and how much of its end is never stretched. A short slice (a flam's first stroke) keeps
+    all but its last BODY_MIN_S as it is."""
+    guard = min(int(round(GUARD_S * sr)), natural // 4)
+    attack = min(int(round(ATTACK_S * sr)),
+                 max(natural // 2, natural - guard - int(round(BODY_MIN_S * sr))))
+    return attack, guard
+
+
+def as_is_shift(t: np.ndarray, cuts: np.ndarray, anchors: np.ndarray, b: int, host_samples: int,
+                sr: int) -> np.ndarray:
+    """Where beats_bar puts source samples t (of a bar of b) against their host-grid time
+    t * host_samples / b, in samples of sr (positive: late): (anchor - t) x (stretch - 1) for
+    a sample in the part of its slice that is played as it is (from its cut to the end of its
+    attack part); NaN elsewhere (a lead-in, a stretched body, a guard), where no single place
+    is right. The renderer's own map of its slices, which an independent measurement of the
+    audio (training/loop_figures.hit_displacement_ms) can be checked against."""
+    t = np.mod(np.asarray(t, dtype=np.int64), b)
+    cuts = np.asarray(cuts, dtype=np.int64)
+    pos = _slice_starts(cuts, anchors, host_samples, b)
+    # Per slice: how much of it is heard as it is: its attack part, and no more than its slot
+    # (a sped-up slice that is not squeezed is cut after it).
+    natural = np.diff(np.append(cuts, cuts[0] + b))
+    as_is = np.array([min(_attack_guard(int(n), sr)[0], int(sl)) for n, sl in
+                      zip(natural.tolist(), np.diff(pos).tolist())], dtype=np.int64)
+    i = np.searchsorted(cuts, t, side="right") - 1
+    i = np.where(i >= 0, i, cuts.size - 1)                 # before the first cut: the last slice
+    u = (t - cuts[i]) % b                                  # samples into the slice
+    shift = pos[i] + u - (cuts[i] + u) * (host_samples / b)
+    return np.where(u < as_is[i], shift, np.nan)
+
+
+def _slice_starts(cuts: np.ndarray, anchors: np.ndarray, host_samples: int, b: int
+                  ) -> np.ndarray:
+    """(S + 1,) int64: where each slice starts on the host bar (in samples of the source's rate,
+    before beats_bar shifts them all to start at >= 0): its anchor on the host grid less the
+    natural-speed distance from its cut to its anchor. The last entry is the first slice one
+    bar later."""
+    anchors = np.asarray(anchors, dtype=np.float64)
+    pos = np.round(anchors * (host_samples / b) - (anchors - cuts)).astype(np.int64)
+    return np.append(pos, pos[0] + host_samples)
 
 
 def _period(body: np.ndarray, sr: int) -> float | None:

@@ -123,15 +123,7 @@ def render(bar: np.ndarray, card, tempo_bpm: float, bars: int = 1, rate: int = 4
     if mode is RenderMode.REPITCH:
         y = _repitch(x, bars, n_out)
     elif mode is RenderMode.BEATS:
-        if onsets is None:
-            # The source's sixteenths: where a hit the detector misses most likely is.
-            grid = grid_points(x.shape[1], STEPS_PER_BEAT * int(card.beats_per_bar))
-            starts, hits, *weak = detect_hits_near(x, sr, grid)
-            cuts, anchors = slice_points(starts, x.shape[1], int(card.beats_per_bar), sr, hits,
-                                         steps=STEPS_PER_BEAT, weak=tuple(weak),
-                                         cluster_s=DETECTED_CLUSTER_S)
-        else:
-            cuts, anchors = slice_points(onsets, x.shape[1], int(card.beats_per_bar), sr)
+        cuts, anchors = _slices(x, card, onsets)
         y = _repitch(beats_bar(x, sr, cuts, anchors, frames(card.beats_per_bar, tempo, sr),
                                beats_options), bars, n_out)
     else:
@@ -141,6 +133,28 @@ def render(bar: np.ndarray, card, tempo_bpm: float, bars: int = 1, rate: int = 4
 
 
 # ---- the three modes: each takes the prepared loop bar x (C, B) and returns (C, n_out) ----
+
+def beats_slices(bar: np.ndarray, card, onsets: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(cuts, anchors): the slices beats mode cuts the bar into, in source samples (see
+    beats.slice_points), as render() finds them; with beats.as_is_shift they say where each
+    part of the bar is played. Raises ValueError for a bad card, bar or onsets."""
+    _check_card(card)
+    x = _close_seam(_unit_level(_check_bar(bar, card))[0], int(card.sample_rate))
+    return _slices(x, card, _check_onsets(onsets, int(card.bar_samples)))
+
+
+def _slices(x: np.ndarray, card, onsets: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """beats_slices of the prepared bar x (unit level, seam closed)."""
+    sr, beats = int(card.sample_rate), int(card.beats_per_bar)
+    if onsets is not None:
+        return slice_points(onsets, x.shape[1], beats, sr)
+    # The source's sixteenths: where a hit the detector misses most likely is.
+    grid = grid_points(x.shape[1], STEPS_PER_BEAT * beats)
+    starts, hits, *weak = detect_hits_near(x, sr, grid)
+    return slice_points(starts, x.shape[1], beats, sr, hits, steps=STEPS_PER_BEAT,
+                        weak=tuple(weak), cluster_s=DETECTED_CLUSTER_S)
+
 
 def _repitch(x: np.ndarray, bars: int, n_out: int) -> np.ndarray:
     import soxr

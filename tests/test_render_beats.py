@@ -377,3 +377,50 @@ def test_other_seeds_keep_the_median_no_holes_the_loudness_and_few_misses(figure
     assert s.worst_added_silence < 0.02
     assert -0.5 <= s.loudness_lo_db and s.loudness_hi_db <= 0.5, s
     assert s.share_over_3ms <= (0.08 if tempo < 80 else 0.03), s
+
+
+def test_as_is_shift_maps_a_slice_to_where_beats_bar_plays_it():
+    """Isolated clicks, cut where they are, rendered at 70 bpm: each click is found in the
+    output (its peak) where as_is_shift says, to the sample; a click in a stretched body, far
+    past its cut's attack part, is NaN (no single place)."""
+    sr, b = 14700, 28224                     # one 4-beat bar at 125 bpm
+    host = round(b * 125.0 / 70.0)
+    x = np.zeros((1, b), np.float32)
+    clicks = np.array([1000, 8000, 8300, 15000, 27000])
+    x[0, clicks] = [1.0, 0.9, 0.5, 0.8, 0.7]
+    cuts = np.array([900, 7900, 14900, 26900])           # 8300 rides in 7900's slice, 27000 wraps
+    anchors = np.array([1000.0, 8000.0, 15000.0, 27000.0])
+    y = beats.beats_bar(x, sr, cuts, anchors, host,
+                        beats.BeatsOptions(keep_loudness=False, slice_gain_db=0.0))[0]
+    shift = beats.as_is_shift(clicks, cuts, anchors, b, host, sr)
+    assert np.all(np.isfinite(shift))
+    grid = clicks * host / b
+    for c, s, g in zip(clicks, shift, grid):
+        near = (np.round(g + s).astype(int) + np.arange(-40, 41)) % host
+        assert near[np.argmax(np.abs(y[near]))] == round(g + s) % host, c
+    assert abs(shift[0]) < 1 and abs(shift[2] + 300 * (host / b - 1)) < 1   # 300 samples in
+    late = beats.as_is_shift(np.array([7900 + int(0.045 * sr)]), cuts, anchors, b, host, sr)
+    assert np.isnan(late[0])                  # past the 40 ms played as they are: stretched
+    same = beats.as_is_shift(clicks, cuts, anchors, b, b, sr)
+    assert np.allclose(same, 0.0)             # at the model tempo nothing moves
+
+
+@pytest.mark.parametrize("tempo", [70.0, 174.0])
+def test_the_displacement_figure_agrees_with_the_renderers_own_map(loops, figures, tempo):
+    """Where a hit starts in the part of its slice that beats mode plays as it is, where it
+    lands is known from the slices alone (beats.as_is_shift); the figure, which finds it in the
+    audio, must read the same (bench/render.py prints this for every seed, tempo and rate)."""
+    from beatgan.bridge.render import beats_slices
+    from beatgan.generator.musical_time import frames
+
+    diffs = []
+    for L in loops:
+        sr, b = L.card.sample_rate, L.bar.shape[-1]
+        cuts, anchors = beats_slices(L.bar, L.card)
+        known = beats.as_is_shift(L.attacks, cuts, anchors, b,
+                                  frames(L.card.beats_per_bar, tempo, sr), sr) / sr * 1e3
+        ok = np.isfinite(known)
+        diffs.append(figures[(L.name, tempo, 44100)].displacement_ms[ok] - known[ok])
+    d = np.abs(np.concatenate(diffs))
+    assert d.size > 0.8 * sum(len(L.attacks) for L in loops)      # most hits are on the map
+    assert np.median(d) < 0.02 and np.mean(d > 0.5) < 0.01, (np.median(d), np.sum(d > 0.5))
