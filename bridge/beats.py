@@ -71,6 +71,8 @@ WEAK_AFTER_S = 0.001   # ... or this long after it, else on the step
 WEAK_AFTER_HIT_S = 0.015  # a weak hit this soon after a detected one is a cut too (the span in
                           # which the detector takes a weaker hit for the rest of the one
                           # before, onsets.REFRACT_S), seconds
+WEAK_BEFORE_HIT_S = (0.010, 0.020)  # ... and so is one that starts this long before a detected
+                                    # hit (a flam's first stroke, a hat leading a clap), s
 FILL = "stretch"       # slowed slice: "stretch" (the body), "loop" (its end) or "gap"
 SQUEEZE = "stretch"    # sped-up slice: "stretch" (squeeze the body) or "cut" (ring TAIL_S)
 SQUEEZE_FROM = 0.9     # ... but only cut while the slot is at least this share of the slice
@@ -198,7 +200,13 @@ def step_points(onsets: np.ndarray, b: int, steps: int, sr: int,
     group, which is anchored between the two: neither is off by more than half their distance
     x (stretch - 1), and if the weak hit is no hit at all, the real one is not off by more
     than that either. Later, it starts a slice of its own: the onset's slice keeps its first
-    few ms as they are, and if the weak hit is no hit, the cut lies in a decay."""
+    few ms as they are, and if the weak hit is no hit, the cut lies in a decay.
+
+    A weak hit that starts 10-20 ms (WEAK_BEFORE_HIT_S) before an onset starts a slice too: a
+    hat leading a clap, a flam's soft first stroke, which the onset's sixteenth covers, so no
+    step cut is made for it; without a cut it plays inside the body of the slice before, which
+    is stretched. Closer than 10 ms, a weak start before a hit is as often the hit's own first
+    rise (0-20 ms put 5.8 % of seed 0's hits over 3 ms at 70 bpm, against 5.0 %)."""
     onsets = np.mod(np.asarray(onsets, dtype=np.int64), b)
     g = np.unique(grid_points(b, steps) % b)
     if onsets.size:
@@ -225,6 +233,9 @@ def step_points(onsets: np.ndarray, b: int, steps: int, sr: int,
         d = (ws[:, None] - onsets[None, :]) % b                  # (W, H) onset -> weak start
         after = np.any((d > 0) & (d < WEAK_AFTER_HIT_S * sr), axis=1)
         out_on, out_hit = np.append(out_on, ws[after]), np.append(out_hit, wh[after])
+        lo, hi = (v * sr for v in WEAK_BEFORE_HIT_S)
+        before = np.any((d > b - hi) & (d < b - lo), axis=1)      # onset - weak start in (lo, hi)
+        out_on, out_hit = np.append(out_on, ws[before]), np.append(out_hit, wh[before])
     return out_on, out_hit
 
 

@@ -283,6 +283,33 @@ def test_an_uncovered_sixteenth_gets_a_cut_on_it_or_at_a_weak_hit_before_it():
     assert anchors[first] % b == pytest.approx(0.5 * (4 * ms + 10), abs=1)   # between the two
 
 
+def test_a_weak_hit_10_to_20ms_before_a_hit_gets_a_cut():
+    """step_points: a weak hit that starts 10-20 ms before a detected one (a hat leading a
+    clap) gets a slice of its own, also across the loop's end; 5 or 25 ms before does not."""
+    sr, b = 14700, 16 * 1764
+    step, ms = b // 16, sr // 1000
+    onsets = np.array([0, 5 * step])
+    weak_start = np.array([5 * step - 15 * ms, 5 * step - 5 * ms, 5 * step - 25 * ms,
+                           b - 12 * ms])
+    on, _ = beats.step_points(onsets, b, 16, sr, (weak_start, weak_start + 10))
+    assert 5 * step - 15 * ms in on and b - 12 * ms in on
+    assert 5 * step - 5 * ms not in on and 5 * step - 25 * ms not in on
+
+
+@pytest.mark.parametrize("tempo", TEMPOS)
+def test_the_hat_leading_a_house_clap_lands_near_its_time(other_loops, tempo):
+    """Seed 2's house loop: a -25 dB closed hat 17.5 ms before a clap and its kick, which the
+    clap's sixteenth covers. Without its own cut it played in the stretched body of the slice
+    before: 26, 6.5 and 25 ms off at 70, 97.3 and 174 bpm. Now within 3 ms at every tempo (an
+    8 ms template, fitting to 0.98-0.99 there, reads the same)."""
+    L = next(x for x in other_loops[2] if x.name == "house-openhats")
+    assert L.hits[15].role == "closed_hat"
+    for rate in RATES:
+        d = loop_figures(render(L.bar, L.card, tempo, rate=rate), rate, L, tempo,
+                         "beats").displacement_ms[15]
+        assert abs(d) <= 3.0, (rate, d)
+
+
 # ---- the targets ----
 
 @pytest.mark.parametrize("rate", RATES)
@@ -364,8 +391,8 @@ def test_other_seeds_keep_the_median_no_holes_the_loudness_and_few_misses(figure
                                                                          other_figures, tempo):
     """Seeds 0-3 of the corpus together (so nothing is tuned to seed 0): the median within
     1 ms, no holes and the loudness within +-0.5 dB of the source at every tempo (targets
-    met); the share of hit placements more than 3 ms off held to what it is today (6.1 % at
-    70 bpm; 1.4, 0.4 and 1.4 % at 97.3, 128 and 174 bpm). Not met on seeds 1-3, and so not
+    met); the share of hit placements more than 3 ms off held to what it is today (5.9 % at
+    70 bpm; 1.3, 0.2 and 1.3 % at 97.3, 128 and 174 bpm). Not met on seeds 1-3, and so not
     asserted here: every hit within 3 ms (single hits 7-10 ms off at 70 bpm and up to 7.5 ms
     at 97.3: hits the detector does not find, or finds 2-6 ms late, a few ms before or after
     another); see docs/render.md."""
