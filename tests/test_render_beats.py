@@ -451,3 +451,23 @@ def test_the_displacement_figure_agrees_with_the_renderers_own_map(loops, figure
     d = np.abs(np.concatenate(diffs))
     assert d.size > 0.8 * sum(len(L.attacks) for L in loops)      # most hits are on the map
     assert np.median(d) < 0.02 and np.mean(d > 0.5) < 0.01, (np.median(d), np.sum(d > 0.5))
+
+
+@pytest.mark.parametrize("host_bpm", [70.0, 174.0])
+def test_slowed_down_the_last_1_5ms_before_a_cut_play_at_full_level(host_bpm):
+    """An attack that begins 1 ms before its cut (the detector started it late) is in the
+    slice's lead-in. Slowed down, the lead-in rises over its first 1.5 ms only, so that
+    attack comes out whole; sped up, the lead-in keeps its 3 ms raised-cosine crossfade with
+    the squeezed body before it (0.78 there)."""
+    sr, b = 14700, 28224
+    host = round(b * 125.0 / host_bpm)
+    x = np.zeros((1, b), np.float32)
+    cuts = np.array([1000, 10000])
+    anchors = cuts.astype(np.float64)
+    x[0, 10000 - 15] = 1.0                          # 1 ms before the cut
+    y = beats.beats_bar(x, sr, cuts, anchors, host,
+                        beats.BeatsOptions(keep_loudness=False, slice_gain_db=0.0))[0]
+    want = 1.0 if host > b else float(np.sin(0.5 * np.pi * (44 - 15 + 0.5) / 44) ** 2)
+    assert np.max(np.abs(y)) == pytest.approx(want, abs=1e-6)
+    lead = beats._lead_in(44, 22)
+    assert lead[0] < 0.01 and np.all(lead[22:] == 1.0) and np.all(np.diff(lead) >= 0)
