@@ -132,8 +132,6 @@ def render(bar: np.ndarray, card, tempo_bpm: float, bars: int = 1, rate: int = 4
     return _set_level(y, level, headroom_db if normalize else None)
 
 
-# ---- the three modes: each takes the prepared loop bar x (C, B) and returns (C, n_out) ----
-
 def beats_slices(bar: np.ndarray, card, onsets: np.ndarray | None = None
                  ) -> tuple[np.ndarray, np.ndarray]:
     """(cuts, anchors): the slices beats mode cuts the bar into, in source samples (see
@@ -155,6 +153,8 @@ def _slices(x: np.ndarray, card, onsets: np.ndarray | None) -> tuple[np.ndarray,
     return slice_points(starts, x.shape[1], beats, sr, hits, steps=STEPS_PER_BEAT,
                         weak=tuple(weak), cluster_s=DETECTED_CLUSTER_S)
 
+
+# ---- the three modes: each takes the prepared loop bar x (C, B) and returns (C, n_out) ----
 
 def _repitch(x: np.ndarray, bars: int, n_out: int) -> np.ndarray:
     import soxr
