@@ -34,7 +34,8 @@ FLUSH_WORDS = {"after": "right after each reply", "before": "before each reply",
 # fsync waits on the disk, not on the CPU or the GIL: a thread per file in flight lets a loop's
 # files flush together (on this project's virtual disk 11 fsyncs at once took ~5 ms, one after
 # another ~44 ms: the disk coalesces them).
-SYNC_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="beatgan-fsync")
+SYNC_THREADS = 16       # at most this many fsyncs at once (a pool thread each, made as needed)
+SYNC_POOL = ThreadPoolExecutor(max_workers=SYNC_THREADS, thread_name_prefix="beatgan-fsync")
 
 
 
