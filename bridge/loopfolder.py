@@ -171,9 +171,8 @@ class LoopFolder:
         MIDI file next to its loop), never over an existing file; the temporary name is gone
         afterwards, whether or not this succeeded."""
         try:
-            home = _home(tmp)
-            if final.parent != home and final.parent.resolve() != home.resolve():
-                raise ValueError(f"{final} is outside {home}")
+            if final.parent != _home(tmp):
+                raise ValueError(f"{final} is outside {_home(tmp)}")
             if not self._publish(tmp, final):
                 raise LoopFolderError(errno.EEXIST, f"{final} exists already")
             return final
