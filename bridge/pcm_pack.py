@@ -20,6 +20,7 @@ from .jit import compiled
 SUBTYPES = {"PCM_16": 2, "PCM_24": 3, "FLOAT": 4}   # bytes per sample
 NOT_FINITE = "audio contains NaN or infinite samples"
 
+
 def pack_frames(x: np.ndarray, subtype: str, gains: np.ndarray | None = None) -> bytearray:
     """(channels, frames) float -> the data chunk's payload for `subtype` (see the module).
 
