@@ -191,12 +191,11 @@ def corpus_figures(fills: bool, skip_modes: bool = False, seeds: tuple[int, ...]
           "---:|---:|---:|")
     first = seeds[0]
     tag = "" if first == 0 else f", seed {first}"
-    beats_rows, seeded = [], []
+    seeded = []                         # (seed, LoopFigures) of beats mode, every seed
     for mode in ([] if skip_modes else ["repitch", "beats", "stretch"]):
         rows = corpus_rows(mode, seed=first)
         print_rows(mode + tag, rows)
         if mode == "beats":
-            beats_rows = rows
             seeded = [(first, f) for f in rows]
     if not skip_modes:
         print_rows("beats, cut at the true attacks" + tag,
@@ -205,9 +204,8 @@ def corpus_figures(fills: bool, skip_modes: bool = False, seeds: tuple[int, ...]
             for seed in seeds[1:]:
                 rows = corpus_rows("beats", seed=seed)
                 print_rows(f"beats, seed {seed}", rows)
-                beats_rows += rows
                 seeded += [(seed, f) for f in rows]
-            print_rows(f"beats, seeds {','.join(map(str, seeds))}", beats_rows)
+            print_rows(f"beats, seeds {','.join(map(str, seeds))}", [f for _, f in seeded])
         judge_check(seeded, seeds)
     if not fills:
         return

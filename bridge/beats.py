@@ -233,11 +233,10 @@ def step_points(onsets: np.ndarray, b: int, steps: int, sr: int,
         out_on[use], out_hit[use] = ws[j[use]], wh[j[use]]
     if onsets.size:
         d = (ws[:, None] - onsets[None, :]) % b                  # (W, H) onset -> weak start
-        after = np.any((d > 0) & (d < WEAK_AFTER_HIT_S * sr), axis=1)
-        out_on, out_hit = np.append(out_on, ws[after]), np.append(out_hit, wh[after])
         lo, hi = (v * sr for v in WEAK_BEFORE_HIT_S)
-        before = np.any((d > b - hi) & (d < b - lo), axis=1)      # onset - weak start in (lo, hi)
-        out_on, out_hit = np.append(out_on, ws[before]), np.append(out_hit, wh[before])
+        near = np.any((d > 0) & (d < WEAK_AFTER_HIT_S * sr)      # just after an onset, or
+                      | (d > b - hi) & (d < b - lo), axis=1)      # (lo, hi) before one
+        out_on, out_hit = np.append(out_on, ws[near]), np.append(out_hit, wh[near])
     return out_on, out_hit
 
 
