@@ -338,17 +338,13 @@ def _slice(ext: np.ndarray, start: int, natural: int, slot: int, sr: int, lead_i
     where the next slice starts."""
     xf = lead_in.shape[0]
     c = ext.shape[0]
-    attack, guard = _attack_guard(natural, sr)
+    attack, guard, g, stretch = _plan(natural, slot, sr, fill, squeeze)
     body_len = natural - guard - attack                       # body: [attack, natural - guard)
-    g = min(int(round(GRAIN_S * sr)), body_len) // 2 * 2
-    stretch = (fill != "gap" if slot > natural
-               else squeeze == "stretch" and slot < SQUEEZE_FROM * natural)
-    if not stretch or g < max(2, int(round(GRAIN_MIN_S * sr))) or slot < attack + g:
+    if not stretch:
         # As it is: up to the slot (sped up: ring on for TAIL_S, never past the next cut), or up
         # to the next cut (slowed down, nothing to stretch: fade out there).
-        end = min(natural, slot + int(round(TAIL_S * sr)))
+        end, f = _as_is_end(natural, slot, sr, xf)
         seg = ext[:, start - xf:start + end].copy()
-        f = xf + (end - slot) if end > slot else min(xf, end)
         seg[:, -f:] *= _fade_in(f)[::-1]
         seg[:, :xf] *= lead_in
         split = np.zeros(seg.shape[1], dtype=np.float32)       # 0 in the attack, 1 in the body
@@ -419,6 +415,27 @@ def _slice(ext: np.ndarray, start: int, natural: int, slot: int, sr: int, lead_i
     return att, body
 
 
+def _plan(natural: int, slot: int, sr: int, fill: str, squeeze: str
+          ) -> tuple[int, int, int, bool]:
+    """(attack, guard, grain, stretch) of a slice `natural` source samples long in a slot of
+    `slot`: its attack part and guard (_attack_guard), the grain its body is stretched with,
+    and whether it is (else it plays as it is, see _as_is_end)."""
+    attack, guard = _attack_guard(natural, sr)
+    g = min(int(round(GRAIN_S * sr)), natural - guard - attack) // 2 * 2
+    stretch = (fill != "gap" if slot > natural
+               else squeeze == "stretch" and slot < SQUEEZE_FROM * natural)
+    stretch = stretch and g >= max(2, int(round(GRAIN_MIN_S * sr))) and slot >= attack + g
+    return attack, guard, g, stretch
+
+
+def _as_is_end(natural: int, slot: int, sr: int, xf: int) -> tuple[int, int]:
+    """(end, fade) of a slice that is not stretched: it plays its first `end` samples as they
+    are, the last `fade` of them fading out (under the next slice's lead-in, sped up: after
+    ringing on for TAIL_S)."""
+    end = min(natural, slot + int(round(TAIL_S * sr)))
+    return end, xf + (end - slot) if end > slot else min(xf, end)
+
+
 def _attack_guard(natural: int, sr: int) -> tuple[int, int]:
     """(attack, guard) of a slice `natural` samples long: how much of its start is played as it
     is, and how much of its end is never stretched. A short slice (a flam's first stroke) keeps
@@ -430,27 +447,41 @@ def _attack_guard(natural: int, sr: int) -> tuple[int, int]:
 
 
 def as_is_shift(t: np.ndarray, cuts: np.ndarray, anchors: np.ndarray, b: int, host_samples: int,
-                sr: int) -> np.ndarray:
+                sr: int, options: BeatsOptions | None = None) -> np.ndarray:
     """Where beats_bar puts source samples t (of a bar of b) against their host-grid time
     t * host_samples / b, in samples of sr (positive: late): (anchor - t) x (stretch - 1) for
-    a sample in the part of its slice that is played as it is (from its cut to the end of its
-    attack part); NaN elsewhere (a stretched body, the last ms before a cut), where this map
-    claims no single place. The renderer's own map of its slices, which an independent
-    measurement of the audio (training/loop_figures.hit_displacement_ms) can be checked
-    against."""
+    a sample in the part of its slice that is played as it is, alone; NaN elsewhere (a
+    stretched or squeezed body, a crossfade), where this map claims no single place. The
+    parts played as they are: a slice's attack part (its whole length up to its fade-out when
+    its body is not stretched) and, slowed down, the last LEAD_RAMP_S-short of XFADE_S before
+    its cut (its lead-in at full level, the slice before faded out). The renderer's own map of
+    its slices, which an independent measurement of the audio
+    (training/loop_figures.hit_displacement_ms) can be checked against."""
+    opt = BeatsOptions() if options is None else options
     t = np.mod(np.asarray(t, dtype=np.int64), b)
     cuts = np.asarray(cuts, dtype=np.int64)
     pos = _slice_starts(cuts, anchors, host_samples, b)
-    # Per slice: how much of it is heard as it is: its attack part, and no more than its slot
-    # (a sped-up slice that is not squeezed is cut after it).
+    xf = max(1, int(round(XFADE_S * sr)))
     natural = np.diff(np.append(cuts, cuts[0] + b))
-    as_is = np.array([min(_attack_guard(int(n), sr)[0], int(sl)) for n, sl in
-                      zip(natural.tolist(), np.diff(pos).tolist())], dtype=np.int64)
-    i = np.searchsorted(cuts, t, side="right") - 1
-    i = np.where(i >= 0, i, cuts.size - 1)                 # before the first cut: the last slice
-    u = (t - cuts[i]) % b                                  # samples into the slice
-    shift = pos[i] + u - (cuts[i] + u) * (host_samples / b)
-    return np.where(u < as_is[i], shift, np.nan)
+    as_is = np.zeros(cuts.size, dtype=np.int64)      # per slice: samples from its cut on
+    for i, (n, slot) in enumerate(zip(natural.tolist(), np.diff(pos).tolist())):
+        attack, _, _, stretch = _plan(n, max(1, slot), sr, opt.fill, opt.squeeze)
+        end, fade = _as_is_end(n, max(1, slot), sr, xf)
+        as_is[i] = attack if stretch else end - fade
+    lead = xf - int(round(LEAD_RAMP_S * sr)) if host_samples > b else 0
+    # The slice each sample is heard in: its own, or the next one when it is in that one's
+    # lead-in at full level.
+    i = np.searchsorted(cuts, t, side="right") - 1            # -1: before the first cut
+    nxt = i + 1
+    to_next = np.append(cuts, cuts[0] + b)[nxt] - t
+    in_lead = to_next <= lead
+    k = np.where(in_lead, nxt, i)
+    # Slices -1 (the last, a bar earlier) to S (the first, a bar later), at k + 1:
+    u = t - np.concatenate([[cuts[-1] - b], cuts, [cuts[0] + b]])[k + 1]   # < 0: in its lead-in
+    start = np.append(pos[-2] - host_samples, pos)[k + 1]
+    shift = start + u - t * (host_samples / b)
+    heard = in_lead | (u < as_is[k % cuts.size])
+    return np.where(heard, shift, np.nan)
 
 
 def _slice_starts(cuts: np.ndarray, anchors: np.ndarray, host_samples: int, b: int

@@ -13,7 +13,8 @@ from beatgan.bridge.onsets import detect_hits, detect_hits_near, detect_onsets
 from beatgan.bridge.render import render
 from beatgan.training import loop_corpus
 from beatgan.training.loop_figures import (added_silence, hit_displacement_ms, loop_figures,
-                                           loudness_db, seam_step, silent_share, summarize)
+                                           loudness_db, seam_roughness, seam_step,
+                                           silent_share, summarize)
 
 pytestmark = pytest.mark.skipif(loop_corpus.available() is not None,
                                 reason=str(loop_corpus.available()))
@@ -127,6 +128,15 @@ def test_silence_loudness_and_seam_figures():
     assert loudness_db(tone) == pytest.approx(-10 * math.log10(2), abs=0.01)
     assert seam_step(tone) < 1.5                                # one step, as anywhere
     assert seam_step(tone[:, :sr // 3 + 25]) > 10                # cut a quarter cycle late
+    assert seam_roughness(tone, sr) < 1.5
+    assert seam_roughness(tone[:, :sr // 3 + 25], sr) > 10
+    # A bar that starts inside a hiss: the seam is as rough as the hiss around it, however
+    # large the hiss's steps are against the rest of the loop, which is a quiet tone.
+    hiss = np.random.default_rng(0).standard_normal(int(0.004 * sr))
+    bar = 0.01 * tone.copy()
+    bar[0, :hiss.size // 2] += hiss[hiss.size // 2:]
+    bar[0, -(hiss.size // 2):] += hiss[:hiss.size // 2]
+    assert seam_step(bar) > 3 and seam_roughness(bar, sr) < 3
 
 
 def test_the_old_gaps_are_caught(loops):
@@ -196,6 +206,26 @@ def test_onsets_ignore_a_dc_offset(loops):
     for L in loops:
         np.testing.assert_array_equal(detect_onsets(L.bar + 0.3, 14700),
                                       detect_onsets(L.bar, 14700), err_msg=L.name)
+
+
+def test_hits_land_where_their_attacks_start(loops):
+    """The point of each hit that goes on the grid is the middle of three estimates of where
+    its attack starts (onsets._landing). On the corpus (seed 0), where every hit's attack is
+    known, it is within 0.25 ms of it (median) and 3.5 ms at most, which at 70 bpm is 2.75 ms
+    on the grid. The half-steepest point alone, the old choice, was 0.34 ms (median) and up to
+    4.2 ms late on slow attacks (a hat rising out of a ringing cymbal, a clap's first burst)."""
+    err = []
+    for L in loops:
+        b = L.card.bar_samples
+        s, h, ws, wh = detect_hits_near(L.bar, 14700, sixteenths(b))
+        starts, hits = np.concatenate([s, ws]), np.concatenate([h, wh])
+        for a in L.attacks:
+            d = (starts - a + b // 2) % b - b // 2
+            k = int(np.argmin(np.abs(d)))
+            if abs(d[k]) <= 0.003 * 14700:                      # the detector found it
+                err.append(abs((hits[k] - a + b // 2) % b - b // 2) / 14.7)
+    assert len(err) > 0.9 * sum(len(L.hits) for L in loops)
+    assert np.median(err) <= 0.25 and max(err) <= 3.5, (np.median(err), max(err))
 
 
 def test_a_kick_3ms_before_a_crash_starts_at_the_kick(loops):
@@ -321,21 +351,21 @@ def test_hits_land_on_the_host_grid_within_1ms_median(figures, loops, tempo, rat
 
 @pytest.mark.parametrize("tempo", TEMPOS)
 def test_most_hits_land_within_3ms(figures, loops, tempo):
-    """What the corpus shows today (both rates): 5.0 % of the hits more than 3 ms off at 70 bpm
+    """What the corpus shows today (both rates): 3.6 % of the hits more than 3 ms off at 70 bpm
     (the old beats mode: 26 %; before the cuts on the sixteenths: 12 %; before their slices
-    landed 2 ms after the cut: 5.8 %), none at 97.3, 128 and 174 bpm. At 70 bpm the misses are
-    hits 4-7 ms after another that the detector does not find (a hat pedal or hat after a
-    kick, an open hat after a closed one) and hats whose attack starts softly under a cymbal's
-    wash; every hit within 3 ms is not met there."""
+    landed 2 ms after the cut: 5.8 %; before hits landed at the middle of three estimates:
+    5.0 %), none at 97.3, 128 and 174 bpm. At 70 bpm the misses are hits 4-7 ms after another
+    that the detector does not find (a hat pedal or hat after a kick, an open hat after a
+    closed one); every hit within 3 ms is not met there."""
     d = np.concatenate([figures[L.name, tempo, r].displacement_ms for L in loops for r in RATES])
-    assert np.mean(np.abs(d) > 3.0) <= (0.08 if tempo < 80 else 0.01)
+    assert np.mean(np.abs(d) > 3.0) <= (0.05 if tempo < 80 else 0.01)
 
 
 @pytest.mark.parametrize("rate", RATES)
 @pytest.mark.parametrize("tempo", TEMPOS)
 def test_every_hit_lands_within_3ms_from_97_bpm(figures, loops, tempo, rate):
-    """Issue 25's target, met at 97.3, 128 and 174 bpm (largest 2.3, 0.2 and 2.7 ms). At 70
-    bpm a hit missed 4-7 ms after another plays that far x 0.79 off (largest 6.2 ms): it is
+    """Issue 25's target, met at 97.3, 128 and 174 bpm (largest 2.3, 0.2 and 2.3 ms). At 70
+    bpm a hit missed 4-7 ms after another plays that far x 0.79 off (largest 6.3 ms): it is
     held to 7 ms there, so that it does not get worse."""
     worst = {L.name: figures[L.name, tempo, rate].max_ms for L in loops}
     assert max(worst.values()) <= (7.0 if tempo < 80 else 3.0), worst
@@ -356,15 +386,17 @@ def test_loudness_stays_within_half_a_db_at_every_tempo(figures, loops, rate):
 
 
 def test_the_seam_is_no_rougher_than_the_source(figures, loops, other_figures, other_loops):
-    """In beats mode the wrap is a join like any other: the step from the last sample to the
-    first is at most 3 typical steps, or 3 times the source's own (a hit on the downbeat, or
-    a bar that wraps inside a hit: seed 3's breaks loop, 7.3 steps in the source, 6.1 at
-    most rendered), on every seed of the corpus."""
+    """In beats mode the wrap is a join like any other, on every seed of the corpus: no seam
+    stands out as a click, by more than 3 typical steps of the loop and by more than 3 times
+    the steps of the 1 ms around it (LoopFigures.seam_click). Either alone is a lottery: a bar
+    that starts inside a hat has steps of 3-4 typical ones there (seed 2's electro loop reads
+    3.3 at 97.3 bpm, where the output is the source sample for sample, moved by two samples),
+    and a near-silent seam has tiny steps around it."""
     every = {(0, k[0], k[1], k[2]): f for k, f in figures.items()} | other_figures
     for seed, ls in {0: loops, **other_loops}.items():
         for L in ls:
-            worst = max(every[seed, L.name, t, r].seam_step for t in TEMPOS for r in RATES)
-            assert worst <= max(3.0, 3.0 * seam_step(L.bar)), (seed, L.name, worst)
+            worst = max(every[seed, L.name, t, r].seam_click for t in TEMPOS for r in RATES)
+            assert worst <= 3.0, (seed, L.name, worst)
 
 
 def test_a_slowed_hit_keeps_its_attack_and_rings_on(loops):
@@ -391,8 +423,8 @@ def test_other_seeds_keep_the_median_no_holes_the_loudness_and_few_misses(figure
                                                                          other_figures, tempo):
     """Seeds 0-3 of the corpus together (so nothing is tuned to seed 0): the median within
     1 ms, no holes and the loudness within +-0.5 dB of the source at every tempo (targets
-    met); the share of hit placements more than 3 ms off held to what it is today (5.8 % at
-    70 bpm; 1.1, 0.2 and 1.3 % at 97.3, 128 and 174 bpm). Not met on seeds 1-3, and so not
+    met); the share of hit placements more than 3 ms off held to what it is today (4.9 % at
+    70 bpm; 0.7, 0.4 and 1.4 % at 97.3, 128 and 174 bpm). Not met on seeds 1-3, and so not
     asserted here: every hit within 3 ms (single hits 7-10 ms off at 70 bpm and up to 7.5 ms
     at 97.3: hits the detector does not find, or finds 2-6 ms late, a few ms before or after
     another); see docs/render.md."""
@@ -403,7 +435,7 @@ def test_other_seeds_keep_the_median_no_holes_the_loudness_and_few_misses(figure
     assert s.median_ms <= 1.0
     assert s.worst_added_silence < 0.02
     assert -0.5 <= s.loudness_lo_db and s.loudness_hi_db <= 0.5, s
-    assert s.share_over_3ms <= (0.08 if tempo < 80 else 0.03), s
+    assert s.share_over_3ms <= (0.06 if tempo < 80 else 0.02), s
 
 
 def test_as_is_shift_maps_a_slice_to_where_beats_bar_plays_it():
@@ -430,6 +462,34 @@ def test_as_is_shift_maps_a_slice_to_where_beats_bar_plays_it():
     assert np.isnan(late[0])                  # past the 40 ms played as they are: stretched
     same = beats.as_is_shift(clicks, cuts, anchors, b, b, sr)
     assert np.allclose(same, 0.0)             # at the model tempo nothing moves
+
+
+@pytest.mark.parametrize("host_bpm", [70.0, 128.0])
+def test_as_is_shift_maps_lead_ins_and_unsqueezed_slices(host_bpm):
+    """The rest of the map. Slowed down, a click 1 ms before a cut is in that slice's lead-in
+    at full level and lands with it; 2 ms before, it is in the lead-in's rise, a crossfade
+    (NaN). A little faster (128 bpm: the slot is 98 % of the slice, which is not squeezed), a
+    click 100 ms into a 400 ms slice plays as it is, and one 1 ms before a cut is in the
+    lead-in's crossfade (NaN). Each mapped click is found where the map says, to the sample."""
+    sr, b = 14700, 28224
+    host = round(b * 125.0 / host_bpm)
+    x = np.zeros((1, b), np.float32)
+    cuts = np.array([1000, 4000, 10000, 20000])
+    anchors = cuts.astype(np.float64) + 10
+    if host > b:
+        clicks, crossfaded = np.array([4000 - 15, 10000 - 15]), np.array([20000 - 30])
+    else:
+        clicks, crossfaded = np.array([4000 + int(0.1 * sr)]), np.array([10000 - 15])
+    x[0, clicks] = 1.0
+    y = beats.beats_bar(x, sr, cuts, anchors, host,
+                        beats.BeatsOptions(keep_loudness=False, slice_gain_db=0.0))[0]
+    shift = beats.as_is_shift(clicks, cuts, anchors, b, host, sr)
+    assert np.all(np.isfinite(shift)), shift
+    for c, s in zip(clicks, shift):
+        at = round(c * host / b + s)
+        near = (at + np.arange(-40, 41)) % host
+        assert near[np.argmax(np.abs(y[near]))] == at % host, c
+    assert np.all(np.isnan(beats.as_is_shift(crossfaded, cuts, anchors, b, host, sr)))
 
 
 @pytest.mark.parametrize("tempo", [70.0, 174.0])
