@@ -31,6 +31,11 @@ to back unless --interval-ms pauses between one reply and the next request: spar
 made again between requests, so back to back (a flood) they are used up, while paced, as a DAW
 asks, the files are written over them (docs/serve.md, "Spare files").
 
+After the OSC figures, a baseline from the same run: the last request's files (their sizes),
+made anew 100 times and then written over, with plain os.write calls and no BeatGAN code. What
+this machine charges for new files (on this project's VM, whose memory balloon hands freed
+pages back to its host, 7-18 ms for a loop with its stems, against 0.3 ms written over) is a
+floor under back-to-back latency, where no spare files are left (docs/render.md).
 Also printed: the daemon's CPU time per request (user and system, all threads): far below the
 latency, the request waits (disk, GIL, other processes); close to it, it computes. Run the daemon
 with BEATGAN_TRACE_STAGES=1 in the environment and its log (path printed at the end) gives, per
@@ -162,7 +167,8 @@ def serve_setting(flush: str, no_spares: bool) -> tuple[list[str], str]:
 
 def osc_latency(send, dest, replies, args, pid: int):
     """(round trips ms, the daemon's own latency_ms, [user s, system s, faults] per request,
-    files per request) of args.n generate requests sent one after another."""
+    the sizes of the last request's files) of args.n generate requests sent one after
+    another."""
     if args.stems:
         for address in ("/beatgan/stems", "/beatgan/midi"):
             send.sendto(osc(address, 1), dest)
@@ -180,12 +186,40 @@ def osc_latency(send, dest, replies, args, pid: int):
         t1, done = replies.take("/beatgan/done")
         wall.append((t1 - t0) * 1000.0)
         own.append(done[4])
-    files = len(done) - 5 + 1 if args.stems else 1
-    return wall, own, (cpu_use(pid) - cpu0) / args.n, files
+    cpu = (cpu_use(pid) - cpu0) / args.n
+    paths = [done[0]] + ([p for p in done[5:] if p] if args.stems else [])
+    return wall, own, cpu, [os.path.getsize(p) for p in paths if p]
+
+
+def file_baseline(folder: Path, sizes: list[int], n: int) -> tuple[list[float], list[float]]:
+    """(ms to make, ms to write over) a set of files of `sizes` in `folder`, n times each, in
+    plain Python (no BeatGAN code): what this machine's file system and memory charge for one
+    request's files. New files need new page-cache pages; on a VM that hands freed memory
+    back to its host (virtio-balloon free page reporting) each such page costs a host fault."""
+    folder.mkdir(parents=True, exist_ok=True)
+    data = [os.urandom(size) for size in sizes]
+    made, over = [], []
+    for i in range(n):
+        t0 = time.perf_counter()
+        for k, d in enumerate(data):
+            fd = os.open(folder / f"new-{i}-{k}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            os.write(fd, d)
+            os.close(fd)
+        made.append((time.perf_counter() - t0) * 1000.0)
+    for i in range(n):
+        t0 = time.perf_counter()
+        for k, d in enumerate(data):
+            fd = os.open(folder / f"new-0-{k}", os.O_WRONLY)
+            os.write(fd, d)
+            os.close(fd)
+        over.append((time.perf_counter() - t0) * 1000.0)
+    shutil.rmtree(folder, ignore_errors=True)
+    return made, over
 
 
 def print_osc(measured, label: str) -> None:
-    wall, own, (user_s, sys_s, faults), files = measured
+    wall, own, (user_s, sys_s, faults), sizes = measured
+    files = len(sizes)
     each = f" ({files} files each)" if files > 1 else ""
     print(f"{label}:")
     print(row("OSC generate -> /beatgan/done (round trip)" + each, wall))
@@ -319,6 +353,10 @@ def main() -> int:
     try:
         ours = osc_latency(send, dest, replies, args, daemon.pid)
         print_osc(ours, ours_label)
+        made, over = file_baseline(tmp / "baseline", ours[3], min(args.n, 100))
+        print(f"this machine, no BeatGAN code: the same {len(ours[3])} files "
+              f"({sum(ours[3]) / 1e6:.1f} MB) made anew p50 {pct(made, 50):.2f}, p99 "
+              f"{pct(made, 99):.2f} ms; written over existing ones p50 {pct(over, 50):.2f} ms")
 
         # --- note-on -> file ---------------------------------------------------------------
         if jack is not None:
