@@ -167,9 +167,9 @@ def _landing(starts: np.ndarray, hits: np.ndarray, high: np.ndarray, sr: int) ->
     """Where each attack lands on the grid (int64): the middle one of three estimates of where
     it starts, which err in different ways. The attack start runs early over a noisy decay; the
     half-steepest point (`hits` here) runs late on a slow rise (a brushed hat, a clap's first
-    burst); the first sample at which the high-passed signal reaches LANDING_SHARE of its
-    largest swing in the attack (from LANDING_PRE_S before the start to LANDING_POST_S after
-    the hit) runs early or late with the noise under it."""
+    burst); the first sample, from LANDING_PRE_S before the start on, at which the high-passed
+    signal reaches LANDING_SHARE of its largest swing from the start to LANDING_POST_S after
+    the half-steepest point, runs early or late with the noise under it."""
     n = high.shape[-1]
     if starts.size == 0:
         return hits
