@@ -283,8 +283,9 @@ def test_an_uncovered_sixteenth_gets_a_cut_on_it_or_at_a_weak_hit_before_it():
     """step_points: a sixteenth with a detected hit from 10 ms before it to 4 ms after it is
     covered; any other gets a slice of its own, on it, or at a weak hit up to 6 ms before it
     (so the cut does not split that hit's attack), landing on the grid 2 ms after its cut
-    (a hit it is for comes after the cut); a weak hit up to 15 ms after a detected one is a
-    cut too, grouped with it under 7.5 ms."""
+    (a hit it is for comes after the cut), or, cut at a weak hit, halfway between the weak
+    hit and 2 ms after the step (the weak hit may be cymbal noise); a weak hit up to 15 ms
+    after a detected one is a cut too, grouped with it under 7.5 ms."""
     sr, b = 14700, 16 * 1764
     step = b // 16
     ms = sr // 1000
@@ -303,6 +304,8 @@ def test_an_uncovered_sixteenth_gets_a_cut_on_it_or_at_a_weak_hit_before_it():
     weak_hit = weak_start + 10
     on, hit = beats.step_points(onsets, b, 16, sr, (weak_start, weak_hit))
     assert 2 * step - 5 * ms in on and 2 * step not in on                 # the weak hit's
+    landed = hit[list(on).index(2 * step - 5 * ms)]
+    assert landed == (2 * step - 5 * ms + 10 + 2 * step + 29) // 2        # halfway
     assert 6 * step in on and 6 * step - 9 * ms not in on                 # too early: the step
     assert 4 * ms in on                                                   # joins the onset at 0
     assert 4 * step + 4 * ms in on                                        # 12 ms after one
@@ -351,14 +354,15 @@ def test_hits_land_on_the_host_grid_within_1ms_median(figures, loops, tempo, rat
 
 @pytest.mark.parametrize("tempo", TEMPOS)
 def test_most_hits_land_within_3ms(figures, loops, tempo):
-    """What the corpus shows today (both rates): 3.6 % of the hits more than 3 ms off at 70 bpm
+    """What the corpus shows today (both rates): 2.9 % of the hits more than 3 ms off at 70 bpm
     (the old beats mode: 26 %; before the cuts on the sixteenths: 12 %; before their slices
     landed 2 ms after the cut: 5.8 %; before hits landed at the middle of three estimates:
-    5.0 %), none at 97.3, 128 and 174 bpm. At 70 bpm the misses are hits 4-7 ms after another
-    that the detector does not find (a hat pedal or hat after a kick, an open hat after a
-    closed one); every hit within 3 ms is not met there."""
+    5.0 %; before a slice cut at a weak hit landed halfway to its sixteenth: 3.6 %), none at
+    97.3, 128 and 174 bpm. At 70 bpm the misses are hits 4-7 ms after another that the
+    detector does not find (a hat pedal or hat after a kick, an open hat after a closed one);
+    every hit within 3 ms is not met there."""
     d = np.concatenate([figures[L.name, tempo, r].displacement_ms for L in loops for r in RATES])
-    assert np.mean(np.abs(d) > 3.0) <= (0.05 if tempo < 80 else 0.01)
+    assert np.mean(np.abs(d) > 3.0) <= (0.04 if tempo < 80 else 0.01)
 
 
 @pytest.mark.parametrize("rate", RATES)
@@ -423,7 +427,7 @@ def test_other_seeds_keep_the_median_no_holes_the_loudness_and_few_misses(figure
                                                                          other_figures, tempo):
     """Seeds 0-3 of the corpus together (so nothing is tuned to seed 0): the median within
     1 ms, no holes and the loudness within +-0.5 dB of the source at every tempo (targets
-    met); the share of hit placements more than 3 ms off held to what it is today (4.9 % at
+    met); the share of hit placements more than 3 ms off held to what it is today (4.8 % at
     70 bpm; 0.7, 0.4 and 1.4 % at 97.3, 128 and 174 bpm). Not met on seeds 1-3, and so not
     asserted here: every hit within 3 ms (single hits 7-10 ms off at 70 bpm and up to 7.5 ms
     at 97.3: hits the detector does not find, or finds 2-6 ms late, a few ms before or after
