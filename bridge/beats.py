@@ -196,8 +196,7 @@ def step_points(onsets: np.ndarray, b: int, steps: int, sr: int,
     and the hit the slice is for on the step: seed 0's hat pedal under the crash, 4.5 -> 2.4
     ms off at 70 bpm); otherwise the slice starts on the step itself, landing on the grid
     STEP_ANCHOR_S after it (the hit returned for it), since the hit it is for starts after
-    the cut. A cut where no hit is costs little: it lies in a
-    decay, under a crossfade.
+    the cut. A cut where no hit is costs little: it lies in a decay, under a crossfade.
 
     A weak hit that starts less than WEAK_AFTER_HIT_S after an onset is one the strict
     detector took for the rest of that onset's attack (a hat 4 ms after a kick, a snare 12 ms
@@ -261,8 +260,8 @@ def beats_bar(x: np.ndarray, sr: int, cuts: np.ndarray, anchors: np.ndarray, hos
     cuts = np.asarray(cuts, dtype=np.int64)
     assert cuts.size >= 1 and np.all(np.diff(cuts) > 0) and 0 <= cuts[0] and cuts[-1] < b, \
         f"expected sorted cuts in 0..{b - 1}, got {cuts}"
-    xf = max(1, int(round(XFADE_S * sr)))
-    lead_in = _lead_in(xf, int(round(LEAD_RAMP_S * sr)) if host_samples > b else xf)
+    xf, ramp = _lead(sr, host_samples, b)
+    lead_in = _lead_in(xf, ramp)
     tail = int(round(TAIL_S * sr))
     pos = _slice_starts(cuts, anchors, host_samples, b)
     shift = int(min(0, pos[0]))
@@ -470,14 +469,14 @@ def as_is_shift(t: np.ndarray, cuts: np.ndarray, anchors: np.ndarray, b: int, ho
     t = np.mod(np.asarray(t, dtype=np.int64), b)
     cuts = np.asarray(cuts, dtype=np.int64)
     pos = _slice_starts(cuts, anchors, host_samples, b)
-    xf = max(1, int(round(XFADE_S * sr)))
+    xf, ramp = _lead(sr, host_samples, b)
     natural = np.diff(np.append(cuts, cuts[0] + b))
     as_is = np.zeros(cuts.size, dtype=np.int64)      # per slice: samples from its cut on
     for i, (n, slot) in enumerate(zip(natural.tolist(), np.diff(pos).tolist())):
         attack, _, _, stretch = _plan(n, max(1, slot), sr, opt.fill, opt.squeeze)
         end, fade = _as_is_end(n, max(1, slot), sr, xf)
         as_is[i] = attack if stretch else end - fade
-    lead = xf - int(round(LEAD_RAMP_S * sr)) if host_samples > b else 0
+    lead = xf - ramp                                 # the lead-in's part at full level
     # The slice each sample is heard in: its own, or the next one when it is in that one's
     # lead-in at full level.
     i = np.searchsorted(cuts, t, side="right") - 1            # -1: before the first cut
@@ -523,6 +522,13 @@ def _period(body: np.ndarray, sr: int) -> float | None:
         return None
     den = ac[k - 1] - 2.0 * ac[k] + ac[k + 1]
     return float(k + (0.5 * (ac[k - 1] - ac[k + 1]) / den if den < 0 else 0.0))
+
+
+def _lead(sr: int, host_samples: int, b: int) -> tuple[int, int]:
+    """(length, rise) of every slice's lead-in, in samples: XFADE_S long, rising over all of it
+    when the bar is sped up or kept, over LEAD_RAMP_S when it is slowed down (_lead_in)."""
+    xf = max(1, int(round(XFADE_S * sr)))
+    return xf, max(1, min(xf, int(round(LEAD_RAMP_S * sr)))) if host_samples > b else xf
 
 
 def _lead_in(n: int, ramp: int) -> np.ndarray:

@@ -442,6 +442,24 @@ def test_other_seeds_keep_the_median_no_holes_the_loudness_and_few_misses(figure
     assert s.share_over_3ms <= (0.06 if tempo < 80 else 0.02), s
 
 
+def clicks_land_where_mapped(x: np.ndarray, cuts, anchors, host: int, sr: int = 14700
+                             ) -> np.ndarray:
+    """Render the bar x of isolated clicks at `host` samples; every click is on the map
+    (as_is_shift) and its peak is in the output where the map says, to the sample. Returns
+    the map's shifts."""
+    b = x.shape[1]
+    clicks = np.flatnonzero(x[0])
+    y = beats.beats_bar(x, sr, cuts, anchors, host,
+                        beats.BeatsOptions(keep_loudness=False, slice_gain_db=0.0))[0]
+    shift = beats.as_is_shift(clicks, cuts, anchors, b, host, sr)
+    assert np.all(np.isfinite(shift)), shift
+    for c, s in zip(clicks, shift):
+        at = round(c * host / b + s)
+        near = (at + np.arange(-40, 41)) % host
+        assert near[np.argmax(np.abs(y[near]))] == at % host, c
+    return shift
+
+
 def test_as_is_shift_maps_a_slice_to_where_beats_bar_plays_it():
     """Isolated clicks, cut where they are, rendered at 70 bpm: each click is found in the
     output (its peak) where as_is_shift says, to the sample; a click in a stretched body, far
@@ -453,14 +471,7 @@ def test_as_is_shift_maps_a_slice_to_where_beats_bar_plays_it():
     x[0, clicks] = [1.0, 0.9, 0.5, 0.8, 0.7]
     cuts = np.array([900, 7900, 14900, 26900])           # 8300 rides in 7900's slice, 27000 wraps
     anchors = np.array([1000.0, 8000.0, 15000.0, 27000.0])
-    y = beats.beats_bar(x, sr, cuts, anchors, host,
-                        beats.BeatsOptions(keep_loudness=False, slice_gain_db=0.0))[0]
-    shift = beats.as_is_shift(clicks, cuts, anchors, b, host, sr)
-    assert np.all(np.isfinite(shift))
-    grid = clicks * host / b
-    for c, s, g in zip(clicks, shift, grid):
-        near = (np.round(g + s).astype(int) + np.arange(-40, 41)) % host
-        assert near[np.argmax(np.abs(y[near]))] == round(g + s) % host, c
+    shift = clicks_land_where_mapped(x, cuts, anchors, host)
     assert abs(shift[0]) < 1 and abs(shift[2] + 300 * (host / b - 1)) < 1   # 300 samples in
     late = beats.as_is_shift(np.array([7900 + int(0.045 * sr)]), cuts, anchors, b, host, sr)
     assert np.isnan(late[0])                  # past the 40 ms played as they are: stretched
@@ -485,14 +496,7 @@ def test_as_is_shift_maps_lead_ins_and_unsqueezed_slices(host_bpm):
     else:
         clicks, crossfaded = np.array([4000 + int(0.1 * sr)]), np.array([10000 - 15])
     x[0, clicks] = 1.0
-    y = beats.beats_bar(x, sr, cuts, anchors, host,
-                        beats.BeatsOptions(keep_loudness=False, slice_gain_db=0.0))[0]
-    shift = beats.as_is_shift(clicks, cuts, anchors, b, host, sr)
-    assert np.all(np.isfinite(shift)), shift
-    for c, s in zip(clicks, shift):
-        at = round(c * host / b + s)
-        near = (at + np.arange(-40, 41)) % host
-        assert near[np.argmax(np.abs(y[near]))] == at % host, c
+    clicks_land_where_mapped(x, cuts, anchors, host)
     assert np.all(np.isnan(beats.as_is_shift(crossfaded, cuts, anchors, b, host, sr)))
 
 
