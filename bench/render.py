@@ -3,7 +3,7 @@ figures of each mode on the loop corpus (docs/render.md, "Beats mode on real dru
 
     .venv/bin/python bench/render.py [--repeats 50] [--folder /tmp/beatgan-bench]
     .venv/bin/python bench/render.py --no-speed --fills          # figures, and beats' fills
-    .venv/bin/python bench/render.py --no-speed --seeds 0        # the figures of seed 0 only
+    .venv/bin/python bench/render.py --no-speed --seeds 0 --held-out ""   # seed 0 only
     .venv/bin/python bench/render.py --no-speed --no-figures --picture docs/img/render_beats_70bpm.png
 
 Speed: the GMRockKit drum bar (synthetic if the kit is missing) at the model's 14.7 kHz / 125
@@ -19,7 +19,9 @@ seam against the 1 ms around it, over 3 is a click); for beats also cut at the h
 attacks (what a perfect detector would give). The corpus is built from a seed (its timing
 and flam gaps): the table is of the first of --seeds (default 0,1,2,3), and beats mode is
 measured on each of the others and on all of them together ("seeds 0-3"), so that nothing is
-tuned to one seed. --fills compares what fills a slowed slice (stretch, loop, gap), what
+tuned to one seed. --held-out (default seeds 4-11) are measured together apart: no constant of
+the renderer was chosen by their figures, so they show what the tuning on seeds 0-3 does to
+loops it has not seen. --fills compares what fills a slowed slice (stretch, loop, gap), what
 shortens a sped-up one (stretch, cut) and the body gains.
 """
 from __future__ import annotations
@@ -78,12 +80,17 @@ def main(argv: list[str] | None = None) -> int:
                    help="also compare what fills a slowed (and shortens a sped-up) beats slice")
     p.add_argument("--picture", type=Path, default=None,
                    help="draw one corpus loop at 70 bpm (source, holes, this renderer) to PATH")
+    p.add_argument("--held-out", type=lambda t: seed_list(t) if t.strip() else (),
+                   default=tuple(range(4, 12)),
+                   help="corpus seeds measured together apart, that nothing was tuned on "
+                        "(default 4,...,11; \"\": none)")
     p.add_argument("--seeds", type=seed_list, default=(0, 1, 2, 3),
                    help="corpus seeds, comma-separated: the table is of the first, beats mode is "
                         "also measured on the others and on all together (default 0,1,2,3)")
     args = p.parse_args(argv)
     if not args.no_figures or args.fills:
-        corpus_figures(args.fills, skip_modes=args.no_figures, seeds=args.seeds)
+        corpus_figures(args.fills, skip_modes=args.no_figures, seeds=args.seeds,
+                       held_out=args.held_out)
     if args.picture is not None:
         picture(args.picture)
     if args.no_speed:
@@ -181,7 +188,8 @@ def print_rows(label: str, rows: list, tempos=TEMPOS) -> None:
               f"{s.worst_seam_click:.1f} |")
 
 
-def corpus_figures(fills: bool, skip_modes: bool = False, seeds: tuple[int, ...] = (0,)) -> None:
+def corpus_figures(fills: bool, skip_modes: bool = False, seeds: tuple[int, ...] = (0,),
+                   held_out: tuple[int, ...] = ()) -> None:
     from beatgan.training.loop_corpus import available
 
     missing = available()
@@ -208,6 +216,9 @@ def corpus_figures(fills: bool, skip_modes: bool = False, seeds: tuple[int, ...]
                 print_rows(f"beats, seed {seed}", rows)
                 seeded += [(seed, f) for f in rows]
             print_rows(f"beats, seeds {','.join(map(str, seeds))}", [f for _, f in seeded])
+        if held_out:
+            print_rows(f"beats, held-out seeds {','.join(map(str, held_out))}",
+                       [f for seed in held_out for f in corpus_rows("beats", seed=seed)])
         judge_check(seeded, seeds)
     if not fills:
         return
