@@ -303,8 +303,9 @@ def beats_bar(x: np.ndarray, sr: int, cuts: np.ndarray, anchors: np.ndarray, hos
     a, bd = _fold(acc[0], margin - shift, host_samples), _fold(acc[1], margin - shift, host_samples)
     if not keep_loudness:
         return a + bd
-    crest = _crest(x)
-    g, crest_y = _body_gain(a, bd, crest)
+    power = float(np.mean(np.square(x, dtype=np.float64)))
+    crest, crest_samples = (power / p ** 2 if p > 0.0 else 0.0 for p in (_peak(x), peak))
+    g, crest_y = _body_gain(a, bd, crest, crest_samples)
     y = a + np.float32(g) * bd
     # Sped up, a slice loses the end of its decay and the bar gets denser and louder; when
     # the bodies alone cannot bring it back (too little of them left), the early decays of
@@ -312,7 +313,7 @@ def beats_bar(x: np.ndarray, sr: int, cuts: np.ndarray, anchors: np.ndarray, hos
     # DECAY_FROM_S on (a hit's start stays as it is).
     if sped_up and crest_y > crest * 10.0 ** (DECAY_TOL_DB / 10.0):
         dc = _fold(_decays(sped_up, acc.shape[1:], xf, sr), margin - shift, host_samples)
-        y = y + np.float32(_body_gain(y - dc, dc, crest, up=False)[0] - 1.0) * dc
+        y = y + np.float32(_body_gain(y - dc, dc, crest, crest_samples, False)[0] - 1.0) * dc
     return y
 
 
@@ -398,8 +399,8 @@ def _sinc_table(over: int, taps: int) -> tuple[np.ndarray, np.ndarray]:
 _SINC = _sinc_table(PEAK_OVER, PEAK_TAPS)   # a constant: computed once, never changed
 
 
-def _body_gain(a: np.ndarray, bd: np.ndarray, crest: float, up: bool = True
-               ) -> tuple[float, float]:
+def _body_gain(a: np.ndarray, bd: np.ndarray, crest: float, crest_samples: float | None = None,
+               up: bool = True) -> tuple[float, float]:
     """(g, the crest of a + g bd): the gain g (within +-BODY_GAIN_DB; up=False:
     -BODY_GAIN_DB..0) for the bodies at which a + g bd has the given mean power over squared
     peak, i.e. the loudness the loop has after peak normalisation, its peak taken between the
@@ -407,8 +408,9 @@ def _body_gain(a: np.ndarray, bd: np.ndarray, crest: float, up: bool = True
 
     The power is a quadratic in g. The peak, for any g in range, is at one of the samples that
     reach the lowest g's peak at some g (no other can be loudest), usually a handful. g is
-    first found from the samples alone, and found again with the peaks between them (slower)
-    only when those put its crest off by more than PEAK_TOL_DB."""
+    first found from the samples alone (to crest_samples, the source's crest read from its
+    samples, when given), and found again with the peaks between them (slower) only when those
+    put its crest off by more than PEAK_TOL_DB."""
     if crest <= 0.0 or not np.any(bd):
         return 1.0, _crest(a + bd)
     g = 10.0 ** (np.linspace(-BODY_GAIN_DB, BODY_GAIN_DB if up else 0.0, 121 if up else 61)
@@ -416,12 +418,12 @@ def _body_gain(a: np.ndarray, bd: np.ndarray, crest: float, up: bool = True
     af, bf = a.ravel(), bd.ravel()
     aa, ab, bb = (float(np.dot(af, af)), float(np.dot(af, bf)), float(np.dot(bf, bf)))
     power = (aa + 2.0 * g * ab + g * g * bb) / af.size
-    reach = _ends(af, bf, g)
+    reach = np.abs(af) + np.float32(g[-1]) * np.abs(bf)         # the most each sample reaches
     cand = np.flatnonzero(reach >= np.max(np.abs(af + np.float32(g[0]) * bf)))
     peak = np.max(np.abs(af[cand][None, :].astype(np.float64) + g[:, None] * bf[cand][None, :]),
                   axis=1)
-    i = _pick(power, peak, crest, g)
-    got = power[i] / _peaks_between(a, bd, g[i:i + 1], reach, peak[i:i + 1])[0] ** 2
+    i = _pick(power, peak, crest if crest_samples is None else crest_samples, g)
+    got = power[i] / max(peak[i], _peak(a + np.float32(g[i]) * bd)) ** 2
     if abs(10.0 * math.log10(got / crest)) > PEAK_TOL_DB:
         peak = _peaks_between(a, bd, g, reach, peak)
         i = _pick(power, peak, crest, g)
@@ -449,9 +451,10 @@ def _ends(u: np.ndarray, v: np.ndarray, g: np.ndarray) -> np.ndarray:
 def _peaks_between(a: np.ndarray, bd: np.ndarray, g: np.ndarray, reach: np.ndarray,
                    peak: np.ndarray) -> np.ndarray:
     """The peaks (G,) of a + g bd between its samples too, from its sample peaks `peak` and
-    each sample's `_ends` `reach` (raveled). Between two samples the peak rises at most
-    PEAK_RISE over them, so it can only lie next to a sample that comes that close to the peak
-    at some gain (looked at every 1 dB of gain, with 1 dB to spare)."""
+    the most each sample reaches at any of the gains, `reach` (raveled, at least its `_ends`).
+    Between two samples the peak rises at most PEAK_RISE over them, so it can only lie next to
+    a sample that comes that close to the peak at some gain (looked at every 1 dB of gain, with
+    1 dB to spare)."""
     af, bf = a.ravel(), bd.ravel()
     near = np.flatnonzero(reach * np.float32(PEAK_RISE) >= peak.min())
     coarse = np.abs(af[near][None, :] + g[::10, None] * bf[near][None, :])
