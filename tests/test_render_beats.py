@@ -397,8 +397,8 @@ def test_sped_up_the_loudness_holds_on_held_out_seeds(rate):
     """At 174 bpm a slice loses the end of its decay, so the loop gets denser and louder.
     Before the decay stage and the peak between samples (beats._body_gain), two loops of
     seeds 4-7 came out 0.75 and 0.80 dB louder than their sources: a djembe whose bodies
-    were 3 % of its power (their gain stopped at -6 dB), and a break whose highest point lay
-    0.7 dB over its largest sample. Seeds 0-3 never showed it."""
+    were 3 % of its power (their gain stopped at -6 dB), and a break whose source peaks 0.77 dB
+    over its largest sample, between two samples. Seeds 0-3 never showed it."""
     for seed in HELD_OUT_SEEDS:
         for L in loop_corpus.corpus(seed=seed):
             f = loop_figures(render(L.bar, L.card, 174.0, rate=rate), rate, L, 174.0, "beats")
