@@ -392,17 +392,29 @@ def test_loudness_stays_within_half_a_db_at_every_tempo(figures, loops, rate):
 HELD_OUT_SEEDS = [4, 5, 6, 7]  # corpus seeds no constant of the renderer was chosen on
 
 
-@pytest.mark.parametrize("rate", RATES)
-def test_sped_up_the_loudness_holds_on_held_out_seeds(rate):
-    """At 174 bpm a slice loses the end of its decay, so the loop gets denser and louder.
-    Before the decay stage and the peak between samples (beats._body_gain), two loops of
-    seeds 4-7 came out 0.75 and 0.80 dB louder than their sources: a djembe whose bodies
-    were 3 % of its power (their gain stopped at -6 dB), and a break whose source peaks 0.77 dB
-    over its largest sample, between two samples. Seeds 0-3 never showed it."""
-    for seed in HELD_OUT_SEEDS:
-        for L in loop_corpus.corpus(seed=seed):
-            f = loop_figures(render(L.bar, L.card, 174.0, rate=rate), rate, L, 174.0, "beats")
-            assert abs(f.loudness_change_db) <= 0.5, (seed, L.name, f.loudness_change_db)
+@pytest.fixture(scope="module")
+def held_out_figures():
+    """Beats-mode figures of the corpus of HELD_OUT_SEEDS at every tempo and rate:
+    {(seed, name, tempo, rate)}."""
+    return {(seed, L.name, t, r): loop_figures(render(L.bar, L.card, t, rate=r), r, L, t, "beats")
+            for seed in HELD_OUT_SEEDS for L in loop_corpus.corpus(seed=seed)
+            for t in TEMPOS for r in RATES}
+
+
+@pytest.mark.parametrize("tempo", TEMPOS)
+def test_held_out_seeds_keep_the_loudness_and_the_median(held_out_figures, tempo):
+    """Seeds no constant was chosen on: the loudness within +-0.5 dB of the source and the
+    median within 1 ms at every tempo. At 174 bpm a slice loses the end of its decay, so the
+    loop gets denser and louder; before the decays' gain and the peak between samples
+    (beats._body_gain), two loops of seeds 4-7 came out 0.75 and 0.80 dB louder than their
+    sources: a djembe whose bodies were 3 % of its power (their gain stopped at -6 dB), and a
+    break whose source peaks 0.77 dB over its largest sample, between two samples. Seeds 0-3
+    never showed it. Not asserted: every hit within 3 ms (6.9 % over at 70 bpm) and the added
+    silence (seed 4's breaks loop at 174 bpm: 2.4-3.2 %); see docs/render.md."""
+    s = summarize(f for k, f in held_out_figures.items() if k[2] == tempo)
+    assert s.renders == len(HELD_OUT_SEEDS) * 8 * len(RATES)
+    assert -0.5 <= s.loudness_lo_db and s.loudness_hi_db <= 0.5, s
+    assert s.median_ms <= 1.0, s
 
 
 def test_the_peak_is_read_between_the_samples():
