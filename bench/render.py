@@ -5,6 +5,8 @@ figures of each mode on the loop corpus (docs/render.md, "Beats mode on real dru
     .venv/bin/python bench/render.py --no-speed --fills          # figures, and beats' fills
     .venv/bin/python bench/render.py --no-speed --seeds 0 --held-out ""   # seed 0 only
     .venv/bin/python bench/render.py --no-speed --no-figures --picture docs/img/render_beats_70bpm.png
+    .venv/bin/python bench/render.py --no-speed --no-figures --picture-decays \
+        docs/img/render_beats_174bpm_decays.png
 
 Speed: the GMRockKit drum bar (synthetic if the kit is missing) at the model's 14.7 kHz / 125
 bpm, rendered at 128 bpm; the median and 90th percentile of `repeats` runs after a warm-up. The
@@ -22,7 +24,7 @@ measured on each of the others and on all of them together ("seeds 0-3"), so tha
 tuned to one seed. --held-out (default seeds 4-11) are measured together apart: no constant of
 the renderer was chosen by their figures, so they show what the tuning on seeds 0-3 does to
 loops it has not seen. --fills compares what fills a slowed slice (stretch, loop, gap), what
-shortens a sped-up one (stretch, cut) and the body gains.
+shortens a sped-up one (stretch, cut), the body gains and the decays' gain.
 """
 from __future__ import annotations
 
@@ -80,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="also compare what fills a slowed (and shortens a sped-up) beats slice")
     p.add_argument("--picture", type=Path, default=None,
                    help="draw one corpus loop at 70 bpm (source, holes, this renderer) to PATH")
+    p.add_argument("--picture-decays", type=Path, default=None,
+                   help="draw seed 5's djembe loop at 174 bpm (the source played faster, "
+                        "beats without and with the decays' gain) to PATH")
     p.add_argument("--held-out", type=lambda t: seed_list(t) if t.strip() else (),
                    default=tuple(range(4, 12)),
                    help="corpus seeds measured together apart, that nothing was tuned on "
@@ -93,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
                        held_out=args.held_out)
     if args.picture is not None:
         picture(args.picture)
+    if args.picture_decays is not None:
+        picture_decays(args.picture_decays)
     if args.no_speed:
         return 0
     card = ModelCard(config=named_config("wavegan"))
@@ -232,6 +239,9 @@ def corpus_figures(fills: bool, skip_modes: bool = False, seeds: tuple[int, ...]
         rows = corpus_rows("beats", (174.0,), options=BeatsOptions(squeeze=squeeze),
                            seed=first)
         print_rows(f"beats, squeeze={squeeze}", rows, (174.0,))
+    print_rows("beats, no decays' gain",
+               corpus_rows("beats", (174.0,), options=BeatsOptions(decay_gain=False), seed=first),
+               (174.0,))
     print_rows("beats, one body gain only",
                corpus_rows("beats", options=BeatsOptions(slice_gain_db=0.0), seed=first))
     print_rows("beats, no body gain",
@@ -328,6 +338,50 @@ def picture(path: Path, name: str = "breaks-flams", tempo: float = 70.0) -> None
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
+    print(f"wrote {path}")
+
+
+def picture_decays(path: Path, seed: int = 5, name: str = "djembe", tempo: float = 174.0
+                   ) -> None:
+    """One corpus loop sped up, where the bodies' gain alone cannot keep the loudness: the
+    10 ms RMS of the source played faster (repitch: the source's own shape), of beats mode
+    without the decays' gain and of beats mode as it is, each normalised as the renderer
+    does (peak at -1 dBFS); the loudness change of each in the legend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from beatgan.training.loop_corpus import corpus
+    from beatgan.training.loop_figures import loop_figures
+
+    L = [c for c in corpus(seed=seed) if c.name == name][0]
+    rate = 44100
+    rows = [("the source played faster (repitch)", render(L.bar, L.card, tempo, rate=rate,
+                                                         mode="repitch"), "repitch"),
+            ("beats without the decays' gain", render(L.bar, L.card, tempo, rate=rate,
+                                                      beats_options=BeatsOptions(
+                                                          decay_gain=False)), "beats"),
+            ("beats (this renderer)", render(L.bar, L.card, tempo, rate=rate), "beats")]
+    fig, ax = plt.subplots(1, 1, figsize=(11, 4))
+    win = int(0.010 * rate)
+    for label, y, mode in rows:
+        m = np.sum(y.astype(np.float64) ** 2, axis=0) / y.shape[0]
+        env = np.sqrt(np.convolve(m, np.ones(win) / win, mode="same"))
+        change = loop_figures(y, rate, L, tempo, mode).loudness_change_db
+        ax.plot(np.arange(env.size) / rate * 1e3, 20 * np.log10(np.maximum(env, 1e-6)),
+                lw=0.9, label=f"{label}: loudness {change:+.2f} dB against the source")
+    ax.set_ylim(-60, 0)
+    ax.set_xlim(0, 1000)
+    ax.set_xlabel("ms")
+    ax.set_ylabel("10 ms RMS, dBFS")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(f"corpus seed {seed}, '{name}' at {tempo:g} bpm, 44.1 kHz: sped up, every "
+                 "stroke keeps its first 20 ms; the decays' gain turns the rest down",
+                 fontsize=9, loc="left")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
     print(f"wrote {path}")
 
 

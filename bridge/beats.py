@@ -94,6 +94,7 @@ FILL = "stretch"       # slowed slice: "stretch" (the body), "loop" (its end) or
 SQUEEZE = "stretch"    # sped-up slice: "stretch" (squeeze the body) or "cut" (ring TAIL_S)
 SQUEEZE_FROM = 0.9     # ... but only cut while the slot is at least this share of the slice
 KEEP_LOUDNESS = True   # one gain for the bodies keeps the bar's RMS over peak
+DECAY_GAIN = True      # ... helped, sped up, by one for the decays (when the bodies cannot)
 SLICE_GAIN_DB = 12.0   # each slowed slice's body is first raised (by up to this, dB) to keep the
                        # slice's mean power over its slot; 0 turns it off
 FILLS = ("stretch", "loop", "gap")
@@ -106,6 +107,7 @@ class BeatsOptions:
     fill: str = FILL                    # slowed slice: "stretch" (the body), "loop" or "gap"
     squeeze: str = SQUEEZE              # sped-up slice: "stretch" or "cut" (ring on TAIL_S)
     keep_loudness: bool = KEEP_LOUDNESS  # one gain for the bodies keeps the RMS over peak
+    decay_gain: bool = DECAY_GAIN       # sped up, the decays get one too when needed
     slice_gain_db: float = SLICE_GAIN_DB  # most a slowed body is raised first, dB (0: off)
 
     def __post_init__(self) -> None:
@@ -311,7 +313,7 @@ def beats_bar(x: np.ndarray, sr: int, cuts: np.ndarray, anchors: np.ndarray, hos
     # the bodies alone cannot bring it back (too little of them left), the early decays of
     # the sped-up hits take part too: one more gain, down only, for their attack parts from
     # DECAY_FROM_S on (a hit's start stays as it is).
-    if sped_up and crest_y > crest * 10.0 ** (DECAY_TOL_DB / 10.0):
+    if opt.decay_gain and sped_up and crest_y > crest * 10.0 ** (DECAY_TOL_DB / 10.0):
         dc = _fold(_decays(sped_up, acc.shape[1:], xf, sr), margin - shift, host_samples)
         y = y + np.float32(_body_gain(y - dc, dc, crest, crest_samples, up=False)[0] - 1.0) * dc
     return y
