@@ -3,6 +3,7 @@ that measure a render against it, the onset detector's stability, and the target
 docs/render.md "Beats mode on real drums" at 70, 97.3, 128 and 174 bpm, 44.1 and 48 kHz."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -12,9 +13,9 @@ from beatgan.bridge import beats
 from beatgan.bridge.onsets import detect_hits, detect_hits_near, detect_onsets
 from beatgan.bridge.render import render
 from beatgan.training import loop_corpus
-from beatgan.training.loop_figures import (added_silence, hit_displacement_ms, loop_figures,
-                                           loudness_db, seam_roughness, seam_step,
-                                           silent_share, summarize)
+from beatgan.training.loop_figures import (BURIED_DB, added_silence, attack_contrast_db,
+                                           hit_displacement_ms, loop_figures, loudness_db,
+                                           seam_roughness, seam_step, silent_share, summarize)
 
 pytestmark = pytest.mark.skipif(loop_corpus.available() is not None,
                                 reason=str(loop_corpus.available()))
@@ -137,6 +138,48 @@ def test_silence_loudness_and_seam_figures():
     bar[0, :hiss.size // 2] += hiss[hiss.size // 2:]
     bar[0, -(hiss.size // 2):] += hiss[:hiss.size // 2]
     assert seam_step(bar) > 3 and seam_roughness(bar, sr) < 3
+
+
+def test_attack_contrast_reads_each_hits_own_share():
+    """A hit's attack against the rest of the bar in the same stretch: a burst and the same
+    burst 20 dB down at the same time read +20 and -20 dB (the soft one is buried); the same
+    soft burst alone elsewhere stands out whatever its level; and a hit whose one-shot wraps
+    round the bar's end is read where it sounds."""
+    card = loop_corpus.LoopCard()
+    b = card.bar_samples
+    burst = np.random.default_rng(1).standard_normal((1, 200)).astype(np.float32)
+    burst[:, 0] = 1.0                                   # the attack starts at its first sample
+
+    def hit(time, gain):
+        return loop_corpus.Hit(time, "hat", "test", 20 * math.log10(gain), burst * gain)
+
+    hits = (hit(1000, 1.0), hit(1000, 0.1), hit(9000, 0.1), hit(b - 50, 0.5))
+    bar = np.zeros((1, b), dtype=np.float32)
+    for h in hits:
+        bar[:, (h.time + np.arange(burst.shape[1])) % b] += h.shot
+    c = attack_contrast_db(loop_corpus.CorpusLoop("t", "t", "t", card, bar, hits))
+    assert c[0] == pytest.approx(20.0, abs=1e-3) and c[1] == pytest.approx(-20.0, abs=1e-3)
+    assert c[2] == math.inf and c[3] == math.inf
+    assert list(c < BURIED_DB) == [False, True, False, False]
+
+
+def test_buried_hits_are_the_ones_no_view_shows(loops):
+    """Seed 0's hits that earlier releases found 15-55 dB under the rest in every band through
+    their first 5 ms (crash-ride's hat 4, electro's open hat 21) are buried; the hats that
+    do show (electro's hat 18, over the rest above 4 kHz; toms-stereo's hat 6, 4-5 ms after
+    its start) are not. The summary counts the hits that are not buried apart."""
+    by = {L.name: attack_contrast_db(L) for L in loops}
+    assert by["crash-ride"][4] < BURIED_DB and by["electro-doubles"][21] < BURIED_DB
+    assert by["electro-doubles"][18] > 0 and by["toms-stereo"][6] > 0
+    L = next(L for L in loops if L.name == "crash-ride")
+    f = loop_figures(render(L.bar, L.card, 70.0), 44100, L, 70.0, "beats")
+    assert list(f.buried) == list(by["crash-ride"] < BURIED_DB)
+    d = np.zeros_like(f.displacement_ms)
+    d[4] = 9.0                                          # a buried hit 9 ms off ...
+    s = summarize([dataclasses.replace(f, displacement_ms=d)])
+    assert s.share_over_3ms > 0 and s.largest_ms == 9.0
+    assert s.share_over_3ms_clear == 0.0 and s.largest_clear_ms == 0.0   # ... counts apart
+    assert math.isnan(summarize([dataclasses.replace(f, buried=None)]).share_over_3ms_clear)
 
 
 def test_the_old_gaps_are_caught(loops):
