@@ -25,8 +25,8 @@ measured on each of the others and on all of them together ("seeds 0-3"), so tha
 tuned to one seed. --held-out (default seeds 4-11) are measured together apart: no constant of
 the renderer was chosen by their figures, so they show what the tuning on seeds 0-3 does to
 loops it has not seen (though the decays' gain was added after seed 4's djembe failed there).
---unseen (default seeds 12-19) are apart again: measured first after that, with nothing changed
-since. --fills compares what fills a slowed slice (stretch, loop, gap), what
+--unseen (default seeds 12-19) are apart again: measured first after that, and since then only
+the onset detector's SPLIT_DB changed (chosen on seeds 0-3). --fills compares what fills a slowed slice (stretch, loop, gap), what
 shortens a sped-up one (stretch, cut), the body gains and the decays' gain.
 """
 from __future__ import annotations
@@ -94,8 +94,8 @@ def main(argv: list[str] | None = None) -> int:
                         "(default 4,...,11; \"\": none)")
     p.add_argument("--unseen", type=lambda t: seed_list(t) if t.strip() else (),
                    default=tuple(range(12, 20)),
-                   help="corpus seeds measured together apart, that nothing was changed after "
-                        "(default 12,...,19; \"\": none)")
+                   help="corpus seeds measured together apart, that were measured first after "
+                        "the held-out ones were looked at (default 12,...,19; \"\": none)")
     p.add_argument("--seeds", type=seed_list, default=(0, 1, 2, 3),
                    help="corpus seeds, comma-separated: the table is of the first, beats mode is "
                         "also measured on the others and on all together (default 0,1,2,3)")

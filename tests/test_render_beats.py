@@ -284,6 +284,23 @@ def test_a_kick_3ms_before_a_crash_starts_at_the_kick(loops):
     assert np.min(np.abs(d)) <= 1.0, np.round(d[np.abs(d) < 30], 1)
 
 
+def test_a_hat_3_5ms_after_a_kick_is_a_hit_of_its_own(other_loops):
+    """The rock loops of seeds 1 and 2 have a closed hat 3.5 ms after a kick, well over the rest
+    in its first ms. The views' starts of the kick (0.9-1.6 ms apart) chained into the hat's,
+    so the hat was taken for the rest of the kick's attack and no start was found within 3.4
+    ms of it; each sharp start that far from the first of its run now starts an attack
+    (onsets.SPLIT_DB)."""
+    for seed, i in ((1, 10), (2, 1)):
+        L = next(L for L in other_loops[seed] if L.name == "rock")
+        b = L.card.bar_samples
+        hat, kick = L.hits[i], L.hits[i - 1]
+        assert hat.role == "closed_hat" and kick.role == "kick"
+        assert 0.003 < (hat.attack - kick.attack) % b / 14700 < 0.004
+        on = detect_onsets(L.bar, 14700)
+        d = ((on - hat.attack + b // 2) % b - b // 2) / 14.7
+        assert np.min(np.abs(d)) <= 1.1, (seed, np.round(d[np.abs(d) < 10], 2))
+
+
 def test_both_strokes_of_every_flam_are_found(loops):
     """A weak stroke and the strong one 10-20 ms after it each start a slice (the old detector
     kept the first of onsets within 30 ms, so the strong stroke played inside the weak one's
@@ -540,11 +557,11 @@ def test_other_seeds_keep_the_median_no_holes_the_loudness_and_few_misses(figure
                                                                          other_figures, tempo):
     """Seeds 0-3 of the corpus together (so nothing is tuned to seed 0): the median within
     1 ms, no holes and the loudness within +-0.5 dB of the source at every tempo (targets
-    met); the share of hit placements more than 3 ms off held to what it is today (4.8 % at
-    70 bpm; 0.7, 0.4 and 1.4 % at 97.3, 128 and 174 bpm). Not met on seeds 1-3, and so not
-    asserted here: every hit within 3 ms (single hits 7-10 ms off at 70 bpm and up to 7.5 ms
-    at 97.3: hits the detector does not find, or finds 2-6 ms late, a few ms before or after
-    another); see docs/render.md."""
+    met); the share of hit placements more than 3 ms off held to what it is today (4.1 % at
+    70 bpm, 4.8 % before onsets.SPLIT_DB; 0.7, 0.4 and 1.4 % at 97.3, 128 and 174 bpm). Not
+    met on seeds 1-3, and so not asserted here: every hit within 3 ms (single hits 7-10 ms off
+    at 70 bpm and up to 7.5 ms at 97.3: hits the detector does not find, or finds 2-6 ms late,
+    a few ms before or after another); see docs/render.md."""
     rows = [f for k, f in other_figures.items() if k[2] == tempo]
     rows += [figures[k] for k in figures if k[1] == tempo]
     s = summarize(rows)
@@ -552,7 +569,7 @@ def test_other_seeds_keep_the_median_no_holes_the_loudness_and_few_misses(figure
     assert s.median_ms <= 1.0
     assert s.worst_added_silence < 0.02
     assert -0.5 <= s.loudness_lo_db and s.loudness_hi_db <= 0.5, s
-    assert s.share_over_3ms <= (0.06 if tempo < 80 else 0.02), s
+    assert s.share_over_3ms <= (0.045 if tempo < 80 else 0.02), s
 
 
 def clicks_land_where_mapped(x: np.ndarray, cuts, anchors, host: int, sr: int = 14700
