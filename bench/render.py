@@ -26,8 +26,9 @@ tuned to one seed. --held-out (default seeds 4-11) are measured together apart: 
 the renderer was chosen by their figures, so they show what the tuning on seeds 0-3 does to
 loops it has not seen (though the decays' gain was added after seed 4's djembe failed there).
 --unseen (default seeds 12-19) are apart again: measured first after that, and since then only
-the onset detector's SPLIT_DB changed (chosen on seeds 0-3). --fills compares what fills a slowed slice (stretch, loop, gap), what
-shortens a sped-up one (stretch, cut), the body gains and the decays' gain.
+the onset detector's SPLIT_DB changed (chosen on seeds 0-3). --fills compares what fills a
+slowed slice (stretch, loop, gap), what shortens a sped-up one (stretch, cut), the body gains
+and the decays' gain.
 """
 from __future__ import annotations
 
