@@ -27,8 +27,8 @@ the renderer was chosen by their figures, so they show what the tuning on seeds 
 loops it has not seen (though the decays' gain was added after seed 4's djembe failed there).
 --unseen (default seeds 12-19) are apart again: measured first after that, and since then only
 the onset detector's SPLIT_DB changed (chosen on seeds 0-3). --fills compares what fills a
-slowed slice (stretch, loop, gap), what shortens a sped-up one (stretch, cut), the body gains
-and the decays' gain.
+slowed slice (stretch, loop, gap), what shortens a sped-up one (stretch, cut), the body gains,
+the decays' gain and the quiet ends kept.
 """
 from __future__ import annotations
 
@@ -251,6 +251,9 @@ def corpus_figures(fills: bool, skip_modes: bool = False, seeds: tuple[int, ...]
         rows = corpus_rows("beats", (174.0,), options=BeatsOptions(squeeze=squeeze),
                            seed=first)
         print_rows(f"beats, squeeze={squeeze}", rows, (174.0,))
+    print_rows("beats, tails not kept",
+               corpus_rows("beats", (174.0,), options=BeatsOptions(keep_tails=False), seed=first),
+               (174.0,))
     print_rows("beats, no decays' gain",
                corpus_rows("beats", (174.0,), options=BeatsOptions(decay_gain=False), seed=first),
                (174.0,))
