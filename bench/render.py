@@ -6,7 +6,8 @@ figures of each mode on the loop corpus (docs/render.md, "Beats mode on real dru
     .venv/bin/python bench/render.py --no-speed --seeds 0 --held-out "" --unseen ""  # seed 0 only
     .venv/bin/python bench/render.py --no-speed --no-figures --picture docs/img/render_beats_70bpm.png
     .venv/bin/python bench/render.py --no-speed --no-figures --picture-decays \
-        docs/img/render_beats_174bpm_decays.png
+        docs/img/render_beats_174bpm_decays.png \
+        --picture-tails docs/img/render_beats_174bpm_tails.png
 
 Speed: the GMRockKit drum bar (synthetic if the kit is missing) at the model's 14.7 kHz / 125
 bpm, rendered at 128 bpm; the median and 90th percentile of `repeats` runs after a warm-up. The
@@ -89,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--picture-decays", type=Path, default=None,
                    help="draw seed 5's djembe loop at 174 bpm (the source played faster, "
                         "beats without and with the decays' gain) to PATH")
+    p.add_argument("--picture-tails", type=Path, default=None,
+                   help="draw seed 4's breaks loop at 174 bpm (the source played faster, "
+                        "beats without and with the quiet ends kept) to PATH")
     p.add_argument("--held-out", type=lambda t: seed_list(t) if t.strip() else (),
                    default=tuple(range(4, 12)),
                    help="corpus seeds measured together apart, that no constant was chosen by "
@@ -106,8 +110,9 @@ def main(argv: list[str] | None = None) -> int:
                        held_out=args.held_out, unseen=args.unseen)
     if args.picture is not None:
         picture(args.picture)
-    if args.picture_decays is not None:
-        picture_decays(args.picture_decays)
+    for what in SPED_UP:
+        if getattr(args, f"picture_{what}") is not None:
+            picture_sped_up(getattr(args, f"picture_{what}"), what)
     if args.no_speed:
         return 0
     card = ModelCard(config=named_config("wavegan"))
@@ -356,12 +361,23 @@ def picture(path: Path, name: str = "breaks-flams", tempo: float = 70.0) -> None
     print(f"wrote {path}")
 
 
-def picture_decays(path: Path, seed: int = 5, name: str = "djembe", tempo: float = 174.0
-                   ) -> None:
-    """One corpus loop sped up, where the bodies' gain alone cannot keep the loudness: the
-    10 ms RMS of the source played faster (repitch: the source's own shape), of beats mode
-    without the decays' gain and of beats mode as it is, each normalised as the renderer
-    does (peak at -1 dBFS); the loudness change of each in the legend."""
+SPED_UP = {   # --picture-decays and --picture-tails: (seed, loop, what is off, its options,
+              # the title's end, the lowest dBFS drawn, a line at -60 dB re the peak)
+    "decays": (5, "djembe", "beats without the decays' gain", BeatsOptions(decay_gain=False),
+               "every stroke keeps its first 20 ms; the decays' gain turns the rest down", -60,
+               False),
+    "tails": (4, "breaks-flams", "beats without the quiet ends kept",
+              BeatsOptions(keep_tails=False),
+              "turned down, the bodies keep their quiet ends (under -60 dB re the peak: dotted)",
+              -80, True),
+}
+
+
+def picture_sped_up(path: Path, what: str, tempo: float = 174.0) -> None:
+    """One corpus loop sped up (SPED_UP[what]): the 10 ms RMS of the source played faster
+    (repitch: the source's own shape), of beats mode without one of its parts and of beats
+    mode as it is, each normalised as the renderer does (peak at -1 dBFS); the loudness change
+    of each in the legend."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -370,13 +386,12 @@ def picture_decays(path: Path, seed: int = 5, name: str = "djembe", tempo: float
     from beatgan.training.loop_corpus import corpus
     from beatgan.training.loop_figures import loop_figures
 
+    seed, name, off_label, off, title, floor, line = SPED_UP[what]
     L = [c for c in corpus(seed=seed) if c.name == name][0]
     rate = 44100
     rows = [("the source played faster (repitch)", render(L.bar, L.card, tempo, rate=rate,
                                                          mode="repitch"), "repitch"),
-            ("beats without the decays' gain", render(L.bar, L.card, tempo, rate=rate,
-                                                      beats_options=BeatsOptions(
-                                                          decay_gain=False)), "beats"),
+            (off_label, render(L.bar, L.card, tempo, rate=rate, beats_options=off), "beats"),
             ("beats (this renderer)", render(L.bar, L.card, tempo, rate=rate), "beats")]
     fig, ax = plt.subplots(1, 1, figsize=(11, 4))
     win = int(0.010 * rate)
@@ -386,19 +401,19 @@ def picture_decays(path: Path, seed: int = 5, name: str = "djembe", tempo: float
         change = loop_figures(y, rate, L, tempo, mode).loudness_change_db
         ax.plot(np.arange(env.size) / rate * 1e3, 20 * np.log10(np.maximum(env, 1e-6)),
                 lw=0.9, label=f"{label}: loudness {change:+.2f} dB against the source")
-    ax.set_ylim(-60, 0)
+    if line:
+        ax.axhline(-61.0, color="tab:red", lw=0.8, ls=":")    # -60 dB under the -1 dBFS peak
+    ax.set_ylim(floor, 0)
     ax.set_xlim(0, 1000)
     ax.set_xlabel("ms")
     ax.set_ylabel("10 ms RMS, dBFS")
     ax.legend(fontsize=8, loc="lower right")
-    ax.set_title(f"corpus seed {seed}, '{name}' at {tempo:g} bpm, 44.1 kHz: sped up, every "
-                 "stroke keeps its first 20 ms; the decays' gain turns the rest down",
+    ax.set_title(f"corpus seed {seed}, '{name}' at {tempo:g} bpm, 44.1 kHz: sped up, {title}",
                  fontsize=9, loc="left")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     print(f"wrote {path}")
-
 
 if __name__ == "__main__":
     sys.exit(main())
