@@ -26,8 +26,9 @@ measured on each of the others and on all of them together ("seeds 0-3"), so tha
 tuned to one seed. --held-out (default seeds 4-11) are measured together apart: no constant of
 the renderer was chosen by their figures, so they show what the tuning on seeds 0-3 does to
 loops it has not seen (though the decays' gain was added after seed 4's djembe failed there).
---unseen (default seeds 12-19) are apart again: measured first after that, and since then only
-the onset detector's SPLIT_DB changed (chosen on seeds 0-3). --fills compares what fills a
+--unseen (default seeds 12-19) are apart again: measured first after that; since then the
+onset detector's SPLIT_DB (chosen on seeds 0-3) and beats' QUIET_DB (on seed 4's break at 174
+bpm) changed. --fills compares what fills a
 slowed slice (stretch, loop, gap), what shortens a sped-up one (stretch, cut), the body gains,
 the decays' gain and the quiet ends kept.
 """
