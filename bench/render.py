@@ -28,9 +28,8 @@ the renderer was chosen by their figures, so they show what the tuning on seeds 
 loops it has not seen (though the decays' gain was added after seed 4's djembe failed there).
 --unseen (default seeds 12-19) are apart again: measured first after that; since then the
 onset detector's SPLIT_DB (chosen on seeds 0-3) and beats' QUIET_DB (on seed 4's break at 174
-bpm) changed. --fills compares what fills a
-slowed slice (stretch, loop, gap), what shortens a sped-up one (stretch, cut), the body gains,
-the decays' gain and the quiet ends kept.
+bpm) changed. --fills compares what fills a slowed slice (stretch, loop, gap), what shortens a
+sped-up one (stretch, cut), the body gains, the decays' gain and the quiet ends kept.
 """
 from __future__ import annotations
 

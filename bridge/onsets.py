@@ -230,9 +230,10 @@ def _attacks(cand: np.ndarray, views: tuple, sr: int, new_db: float = NEW_DB,
     # the run and its hit is the steepest view's. Runs split where the loop's gap from one
     # start to the one before is wider (so a rotation changes nothing), and at a sharp start.
     same = max(1, int(round(SAME_S * sr)))
-    new_run = (starts - np.roll(starts, 1)) % n >= same
+    gaps = (starts - np.roll(starts, 1)) % n                # from the start before, round the loop
+    new_run = gaps >= same
     if split and np.any(new_run):
-        new_run = _runs(starts, new_run, steep, same, n)
+        new_run = _runs(starts, gaps, steep, same, n)
     if starts.size > 1 and np.any(new_run):
         run = np.cumsum(new_run) - 1
         run[run < 0] = run.max()                                # the run that wraps the end
@@ -247,21 +248,22 @@ def _attacks(cand: np.ndarray, views: tuple, sr: int, new_db: float = NEW_DB,
     return _new_hits(starts, hits, (p_raw, e_high), sr, new_db)
 
 
-def _runs(starts: np.ndarray, new_run: np.ndarray, steep: np.ndarray, same: int, n: int
+def _runs(starts: np.ndarray, gaps: np.ndarray, steep: np.ndarray, same: int, n: int
           ) -> np.ndarray:
-    """new_run (where the gap before a sorted start is SAME_S or more) with a start added
-    wherever one rises SPLIT_DB (its 1 ms rise, `steep`) SAME_S or more after the first start
-    of its run: a new attack inside a run of views' starts, each under SAME_S from the one
-    before. Walked in loop order from the widest gap, so a rotation changes nothing.
+    """Which sorted starts begin an attack: those whose gap from the start before (`gaps`) is
+    SAME_S or more, and those that rise SPLIT_DB (their 1 ms rise, `steep`) SAME_S or more
+    after the first start of their run: a new attack inside a run of views' starts, each
+    under SAME_S from the one before. Walked in loop order from the widest gap, so a rotation
+    changes nothing.
 
     Only the strict pass: with the weak hits' smaller threshold for new (PRIOR_NEW_DB), the
     rest of a djembe's or a clap's attack split off this way passed for a new hit."""
-    out = new_run.copy()
+    out = gaps >= same
     sharp = steep >= SPLIT_DB
-    if not np.any(sharp & ~new_run):
+    if not np.any(sharp & ~out):
         return out
     k = starts.size
-    i0 = int(np.argmax((starts - np.roll(starts, 1)) % n))
+    i0 = int(np.argmax(gaps))
     first = int(starts[i0])
     for j in range(1, k):
         i = (i0 + j) % k
