@@ -33,6 +33,10 @@ bpm) changed. --fresh (default seeds 20-35) were measured first after those chan
 slice as heard under the peak (seeds 28-35 had not been looked at loop by loop). --fills
 compares what fills a slowed slice (stretch, loop, gap), what shortens a sped-up one
 (stretch, cut), the body gains, the decays' gain and the quiet ends kept.
+For each group of seeds the figure is then held against the renderer's own map of where it
+plays each hit (beats.as_is_shift), and the readings over 3 ms are split into the renderer's
+misses (on the map, which agrees), the figure's (on the map, which does not) and those off the
+map (in a stretched or squeezed body or a crossfade, where only the figure can tell).
 """
 from __future__ import annotations
 
@@ -247,11 +251,15 @@ def corpus_figures(fills: bool, skip_modes: bool = False, seeds: tuple[int, ...]
                 print_rows(f"beats, seed {seed}", rows)
                 seeded += [(seed, f) for f in rows]
             print_rows(f"beats, seeds {','.join(map(str, seeds))}", [f for _, f in seeded])
+        groups = [(seeds, seeded)]
         for label, group in (("held-out", held_out), ("unseen", unseen), ("fresh", fresh)):
             if group:
+                rows = [(seed, f) for seed in group for f in corpus_rows("beats", seed=seed)]
                 print_rows(f"beats, {label} seeds {','.join(map(str, group))}",
-                           [f for seed in group for f in corpus_rows("beats", seed=seed)])
-        judge_check(seeded, seeds)
+                           [f for _, f in rows])
+                groups.append((group, rows))
+        for group, rows in groups:
+            judge_check(rows, group)
     if not fills:
         return
     # What fills a slowed slice's slot, and what shortens a sped-up one (beats.BeatsOptions,
@@ -289,7 +297,7 @@ def judge_check(rows: list, seeds: tuple[int, ...]) -> None:
 
     loops = {(seed, L.name): L for seed in seeds for L in corpus(seed=seed)}
     slices = {key: beats_slices(L.bar, L.card) for key, L in loops.items()}   # tempo-free
-    diffs, worst, off_map = [], [], 0
+    diffs, placed, off_map = [], [], 0
     for seed, f in rows:
         L = loops[(seed, f.loop)]
         sr, b = L.card.sample_rate, L.bar.shape[-1]
@@ -300,15 +308,23 @@ def judge_check(rows: list, seeds: tuple[int, ...]) -> None:
         off_map += int(np.sum(~ok))
         d = np.abs(f.displacement_ms[ok] - known[ok])
         diffs.append(d)
-        worst += [(float(e), seed, f.loop, f.tempo_bpm, f.rate, int(i), float(k), float(m))
-                  for e, i, k, m in zip(d, np.flatnonzero(ok), known[ok], f.displacement_ms[ok])
-                  if e > 0.5]
+        placed += [(float(e), seed, f.loop, f.tempo_bpm, f.rate, int(i), float(k), float(m))
+                   for e, i, k, m in zip(d, np.flatnonzero(ok), known[ok],
+                                         f.displacement_ms[ok])]
     d = np.concatenate(diffs)
     print(f"\nthe figure against the renderer's own map (beats, seeds "
           f"{','.join(map(str, seeds))}, every tempo and rate): {d.size} hits start where their "
           f"slice plays as it is ({off_map} others start in a stretched or squeezed body or in "
           f"a crossfade); |figure - map| median {np.median(d):.3f} ms, 90th percentile "
           f"{np.percentile(d, 90):.3f} ms, {np.sum(d > 0.5)} over 0.5 ms")
+    # Readings over 3 ms: real misses where the map agrees, the figure's where it does not.
+    over = sum(int(np.sum(np.abs(f.displacement_ms) > 3.0)) for _, f in rows)
+    agree = sum(1 for p in placed if p[0] <= 0.5 and abs(p[7]) > 3.0)
+    wrong = sum(1 for p in placed if p[0] > 0.5 and abs(p[7]) > 3.0)
+    print(f"  of the {over} readings over 3 ms: {agree} on the map and agreeing with it "
+          f"(the renderer's misses), {wrong} on the map where the figure is wrong, "
+          f"{over - agree - wrong} off the map")
+    worst = [p for p in placed if p[0] > 0.5]
     for e, seed, name, t, r, i, k, m in sorted(worst, reverse=True)[:8]:
         print(f"  seed {seed} {name} at {t:g} bpm, {r} Hz, hit {i}: map {k:+.2f} ms, "
               f"figure {m:+.2f} ms")
