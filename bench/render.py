@@ -64,6 +64,13 @@ from beatgan.generator import ModelCard, named_config  # noqa: E402
 
 TEMPO = 128.0
 TEMPOS = (70.0, 97.3, 128.0, 174.0)
+# Corpus seeds measured apart, each group first measured after the one before was looked at:
+# (option and label, default seeds, what they are; the module's docstring).
+SEED_GROUPS = (("held-out", tuple(range(4, 12)), "that no constant was chosen by"),
+               ("unseen", tuple(range(12, 20)),
+                "that were measured first after the held-out ones were looked at"),
+               ("fresh", tuple(range(20, 36)),
+                "measured first after the unseen ones were looked at"))
 RATES = (44100, 48000)
 
 
@@ -100,25 +107,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--picture-tails", type=Path, default=None,
                    help="draw seed 4's breaks loop at 174 bpm (the source played faster, "
                         "beats without and with the quiet ends kept) to PATH")
-    p.add_argument("--held-out", type=lambda t: seed_list(t) if t.strip() else (),
-                   default=tuple(range(4, 12)),
-                   help="corpus seeds measured together apart, that no constant was chosen by "
-                        "(default 4,...,11; \"\": none)")
-    p.add_argument("--unseen", type=lambda t: seed_list(t) if t.strip() else (),
-                   default=tuple(range(12, 20)),
-                   help="corpus seeds measured together apart, that were measured first after "
-                        "the held-out ones were looked at (default 12,...,19; \"\": none)")
-    p.add_argument("--fresh", type=lambda t: seed_list(t) if t.strip() else (),
-                   default=tuple(range(20, 36)),
-                   help="corpus seeds measured together apart, measured first after the "
-                        "unseen ones were looked at (default 20,...,35; \"\": none)")
+    for label, group, why in SEED_GROUPS:
+        p.add_argument(f"--{label}", type=lambda t: seed_list(t) if t.strip() else (),
+                       default=group, help=f"corpus seeds measured together apart, {why} "
+                       f"(default {group[0]},...,{group[-1]}; \"\": none)")
     p.add_argument("--seeds", type=seed_list, default=(0, 1, 2, 3),
                    help="corpus seeds, comma-separated: the table is of the first, beats mode is "
                         "also measured on the others and on all together (default 0,1,2,3)")
     args = p.parse_args(argv)
     if not args.no_figures or args.fills:
-        corpus_figures(args.fills, skip_modes=args.no_figures, seeds=args.seeds,
-                       held_out=args.held_out, unseen=args.unseen, fresh=args.fresh)
+        groups = tuple((label, getattr(args, label.replace("-", "_")))
+                       for label, _, _ in SEED_GROUPS)
+        corpus_figures(args.fills, skip_modes=args.no_figures, seeds=args.seeds, groups=groups)
     if args.picture is not None:
         picture(args.picture)
     for what in SPED_UP:
@@ -222,8 +222,8 @@ def print_rows(label: str, rows: list, tempos=TEMPOS) -> None:
 
 
 def corpus_figures(fills: bool, skip_modes: bool = False, seeds: tuple[int, ...] = (0,),
-                   held_out: tuple[int, ...] = (), unseen: tuple[int, ...] = (),
-                   fresh: tuple[int, ...] = ()) -> None:
+                   groups: tuple[tuple[str, tuple[int, ...]], ...] = ()) -> None:
+    """groups: (label, seeds) of the corpus seeds measured apart (SEED_GROUPS)."""
     from beatgan.training.loop_corpus import available
 
     missing = available()
@@ -251,14 +251,14 @@ def corpus_figures(fills: bool, skip_modes: bool = False, seeds: tuple[int, ...]
                 print_rows(f"beats, seed {seed}", rows)
                 seeded += [(seed, f) for f in rows]
             print_rows(f"beats, seeds {','.join(map(str, seeds))}", [f for _, f in seeded])
-        groups = [(seeds, seeded)]
-        for label, group in (("held-out", held_out), ("unseen", unseen), ("fresh", fresh)):
+        checked = [(seeds, seeded)]        # (seeds, their rows) held against the map
+        for label, group in groups:
             if group:
                 rows = [(seed, f) for seed in group for f in corpus_rows("beats", seed=seed)]
                 print_rows(f"beats, {label} seeds {','.join(map(str, group))}",
                            [f for _, f in rows])
-                groups.append((group, rows))
-        for group, rows in groups:
+                checked.append((group, rows))
+        for group, rows in checked:
             judge_check(rows, group)
     if not fills:
         return
