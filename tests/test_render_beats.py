@@ -479,13 +479,18 @@ def test_held_out_seeds_keep_the_loudness_and_the_median(held_out_figures, tempo
     assert s.worst_added_silence < 0.02, s
 
 
+def _loudness_change(seed: int, name: str, tempo: float, rate: int = 44100, **kw) -> float:
+    """The loudness change of corpus seed `seed`'s loop `name` rendered in beats mode."""
+    L = loop_corpus.corpus(seed=seed, names=(name,))[0]
+    y = render(L.bar, L.card, tempo, rate=rate, **kw)
+    return loop_figures(y, rate, L, tempo, "beats").loudness_change_db
+
+
 def test_sped_up_a_djembe_needs_the_decays_gain():
     """Seed 4's djembe at 174 bpm: its bodies are 3 % of its power, so their gain alone leaves
     the loop 0.75 dB louder than its source (BeatsOptions(decay_gain=False)); the decays'
     gain brings it within 0.5 dB."""
-    L = [c for c in loop_corpus.corpus(seed=4) if c.name == "djembe"][0]
-    change = [loop_figures(render(L.bar, L.card, 174.0, beats_options=opt), 44100, L, 174.0,
-                           "beats").loudness_change_db
+    change = [_loudness_change(4, "djembe", 174.0, beats_options=opt)
               for opt in (beats.BeatsOptions(decay_gain=False), None)]
     assert change[0] > 0.5 and abs(change[1]) <= 0.5, change
 
@@ -497,9 +502,8 @@ def test_slowed_a_djembe_keeps_its_loudness(rate):
     where a body fades in under the end of its slice's attack part the two add up, to 1.1 x
     the peak. The bodies' gain then had to come down 1.1 dB and the loop came out 0.6 dB quiet.
     Each slice is now kept under the peak as heard: -0.34 dB."""
-    L = [c for c in loop_corpus.corpus(seed=23) if c.name == "djembe"][0]
-    f = loop_figures(render(L.bar, L.card, 70.0, rate=rate), rate, L, 70.0, "beats")
-    assert abs(f.loudness_change_db) <= 0.5, f.loudness_change_db
+    change = _loudness_change(23, "djembe", 70.0, rate)
+    assert abs(change) <= 0.5, change
 
 
 def test_a_slowed_slice_is_raised_no_further_than_the_peak_as_heard():
@@ -546,9 +550,8 @@ def test_slowed_a_stereo_rock_loop_keeps_its_loudness(rate):
     """Seed 63's rock loop (stereo; first measured after every constant was chosen) at
     70 bpm: 0.72 dB (44.1 kHz) and 0.80 dB (48 kHz) quiet while a stereo slice's gain counted
     one channel (test above); now within 0.1 dB."""
-    L = [c for c in loop_corpus.corpus(seed=63) if c.name == "rock"][0]
-    f = loop_figures(render(L.bar, L.card, 70.0, rate=rate), rate, L, 70.0, "beats")
-    assert abs(f.loudness_change_db) <= 0.5, f.loudness_change_db
+    change = _loudness_change(63, "rock", 70.0, rate)
+    assert abs(change) <= 0.5, change
 
 
 def test_a_stretched_body_over_the_peak_is_turned_down_alone():
@@ -573,9 +576,8 @@ def test_slowed_a_djembe_with_a_short_loud_body_keeps_its_loudness(rate):
     slice's 3 ms body, stretched, reached 1.23 x the bar's peak; the one gain for all the
     bodies came down 2 dB for it and the loop was 0.90 (44.1 kHz) and 0.95 dB (48 kHz) quiet.
     That body alone is turned down now: -0.08 / -0.11 dB."""
-    L = [c for c in loop_corpus.corpus(seed=69) if c.name == "djembe"][0]
-    f = loop_figures(render(L.bar, L.card, 70.0, rate=rate), rate, L, 70.0, "beats")
-    assert abs(f.loudness_change_db) <= 0.5, f.loudness_change_db
+    change = _loudness_change(69, "djembe", 70.0, rate)
+    assert abs(change) <= 0.5, change
 
 
 @pytest.mark.parametrize("rate", RATES)
@@ -583,9 +585,8 @@ def test_sped_up_a_break_keeps_its_loudness_at_either_rate(rate):
     """Seed 85's break (first measured after every constant was chosen) at 174 bpm: +0.33 dB
     (44.1 kHz) and +0.503 dB (48 kHz, whose samples catch more of the source's peak) while the
     decays' gain waited for the bar to be 0.25 dB too loud; it acts from 0.1 dB now."""
-    L = [c for c in loop_corpus.corpus(seed=85) if c.name == "breaks-flams"][0]
-    f = loop_figures(render(L.bar, L.card, 174.0, rate=rate), rate, L, 174.0, "beats")
-    assert abs(f.loudness_change_db) <= 0.5, f.loudness_change_db
+    change = _loudness_change(85, "breaks-flams", 174.0, rate)
+    assert abs(change) <= 0.5, change
 
 
 def test_a_bar_too_loud_gets_no_body_gain_over_0_db():
@@ -608,9 +609,8 @@ def test_sped_up_a_djembe_is_turned_down_not_swollen(rate):
     its bodies were raised 6 dB, to quieten the bar by becoming its peak, and its decays then
     turned down 6 dB: tails swelling over the source's, and the loop still 0.48 dB loud. Its
     bodies now come down: within 0.1 dB."""
-    L = [c for c in loop_corpus.corpus(seed=109) if c.name == "djembe"][0]
-    f = loop_figures(render(L.bar, L.card, 174.0, rate=rate), rate, L, 174.0, "beats")
-    assert abs(f.loudness_change_db) <= 0.1, f.loudness_change_db
+    change = _loudness_change(109, "djembe", 174.0, rate)
+    assert abs(change) <= 0.1, change
 
 
 @pytest.mark.parametrize("rate", RATES)
@@ -620,7 +620,7 @@ def test_turned_down_the_bodies_keep_their_quiet_ends(rate):
     2.4 % (44.1 kHz) and 3.2 % (48 kHz) of the loop silent that was not (BeatsOptions(
     keep_tails=False)). The gain now spares the quiet parts (beats.QUIET_DB): none, with the
     loudness still within 0.5 dB of the source's and every attack as it was."""
-    L = [c for c in loop_corpus.corpus(seed=4) if c.name == "breaks-flams"][0]
+    L = loop_corpus.corpus(seed=4, names=("breaks-flams",))[0]
     f = [loop_figures(render(L.bar, L.card, 174.0, rate=rate, beats_options=opt), rate, L,
                       174.0, "beats")
          for opt in (beats.BeatsOptions(keep_tails=False), None)]
