@@ -175,7 +175,9 @@ def test_beats_at_the_model_tempo_is_a_plain_resample(card, drum_bar):
     pad = 512
     ref = soxr.resample(np.concatenate([x[:, -pad:], x, x[:, :pad]], axis=1).T, SR, 44100).T
     ref = ref[:, 3 * pad:3 * pad + y.shape[1]]
-    assert np.max(np.abs(y - ref)) < 1e-4
+    # The bar rests at 0 rather than averaging 0 (render._rest_level): a constant apart.
+    centred = lambda z: z - z.mean(axis=1, keepdims=True)
+    assert np.max(np.abs(centred(y) - centred(ref))) < 1e-4
 
 
 # ---- timbre ----
@@ -300,7 +302,7 @@ def test_a_hit_sounding_across_the_seam_is_left_as_it_is(card, lead_s, hz):
     from beatgan.bridge.render import _close_seam, _unit_level
     from beatgan.training.loop_figures import loudness_db
 
-    x, _ = _unit_level(_stroke_across_the_seam(card, lead_s, hz))
+    x, _ = _unit_level(_stroke_across_the_seam(card, lead_s, hz), SR)
     np.testing.assert_array_equal(_close_seam(x, SR), x)
     y = render(x, card, card.tempo_bpm, mode="repitch")
     src = soxr.resample(np.ascontiguousarray(x.T), SR, 44100).T
@@ -355,7 +357,8 @@ def test_loud_input_never_clips_and_silence_stays_silent(card, drum_bar):
 
 def test_dc_offset_is_removed(card, drum_bar):
     y = render(drum_bar + 0.2, card, 128, mode="repitch")
-    assert np.max(np.abs(y.mean(axis=1))) < 1e-3
+    np.testing.assert_allclose(y, render(drum_bar, card, 128, mode="repitch"), atol=1e-5)
+    assert np.max(np.abs(y.mean(axis=1))) < 2e-3      # the kit's own DC, -54 dB re the peak
 
 
 # ---- with the real generator ----

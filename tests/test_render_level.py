@@ -126,6 +126,44 @@ def test_any_level_in_float32_comes_out_the_same_loop(drum_bar, mode, scale):
     np.testing.assert_allclose(y, ref, atol=1e-2 if mode == "stretch" else 1e-5)
 
 
+def dc_hits_bar() -> np.ndarray:
+    """Four hits whose samples carry DC (as an 808's do), with digital silence between them."""
+    t = np.arange(int(0.15 * SR)) / SR
+    env = np.exp(-20 * t)
+    hit = (0.6 * np.sin(2 * np.pi * 60 * t) + 0.3) * env
+    x = np.zeros((2, B))
+    for k in range(4):
+        x[:, k * B // 4:k * B // 4 + t.size] = hit * np.array([[1.0], [0.7]])
+    return x.astype(np.float32)
+
+
+@pytest.mark.parametrize("mode", ["repitch", "beats"])
+@pytest.mark.parametrize("tempo", [70.0, 125.0, 174.0])
+def test_silence_between_hits_that_carry_dc_stays_at_zero(mode, tempo):
+    """The bar's mean is the hits' DC spread over the bar: taken out, it left the silence
+    between them at an offset (here -27 dB re the peak), which beats mode then stretched and
+    raised with each slowed slice. The bar is moved to rest at 0 instead."""
+    x = dc_hits_bar()
+    y = render(x, good_card(), tempo, rate=44100, mode=mode)
+    n = y.shape[1]
+    peak = float(np.abs(y).max())
+    for k in range(4):                    # the middle third of each silence, at the host tempo
+        a = int((k / 4 + (0.15 * SR / B + 0.25) / 2 - 0.25 / 6) * n)
+        b = int((k / 4 + (0.15 * SR / B + 0.25) / 2 + 0.25 / 6) * n)
+        assert dbfs(float(np.abs(y[:, a:b]).max()) / peak) < -60, (k, mode, tempo)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_dc_offset_added_to_a_bar_changes_nothing(mode):
+    x = dc_hits_bar()
+    y = render(x, good_card(), 97.3, rate=48000, mode=mode)
+    moved = render(x + np.array([[0.2], [-0.1]], np.float32), good_card(), 97.3, rate=48000,
+                   mode=mode)
+    # Rubber Band's output moves by up to -56 dB re the peak when its input changes by a
+    # rounding error (the offset taken out again in float64 leaves one).
+    np.testing.assert_allclose(moved, y, atol=3e-3 if mode == "stretch" else 1e-5)
+
+
 def test_huge_values_without_normalizing_are_a_clear_error_or_finite(drum_bar):
     x = (drum_bar.astype(np.float64) * (3.3e38 / float(np.abs(drum_bar).max()))).astype(np.float32)
     for mode in MODES:

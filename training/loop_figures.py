@@ -29,9 +29,13 @@ known about the source, and trust nothing the renderer says about itself.
   least squares preferred a quiet stretch to the hit with a stretched decay after it.
 - **Added silence**: the share of the loop whose 5 ms frames are more than 60 dB under its
   peak, less the share of the source that is.
-- **Loudness**: RMS over the whole loop, in dB relative to its peak (so it reads the same before
-  and after peak normalisation); a loop's loudness change is this minus the source's, the
-  source resampled to the output rate first (its peak between 14.7 kHz samples counts).
+- **Loudness**: RMS over the whole loop, its DC left out (no one hears it), in dB relative to
+  its peak sample as it is (so it reads the same before and after peak normalisation, as a
+  loop plays); a loop's loudness change is this minus the source's, the source as it is
+  resampled to the output rate first (its peak between 14.7 kHz samples counts). The source's
+  mean was once taken out before its peak was read: a loop whose hits carry DC (the corpus's
+  808) then read as loud as a render that centres those hits, which lowers their peak and, after
+  normalising, plays them up to 0.9 dB louder than the source does.
 - **Seam step**: the jump from the loop's last sample to its first, in units of the RMS
   sample-to-sample step of the whole loop (1.0 = a typical step). **Seam roughness**: the same
   jump against the steps of the 1 ms around the seam (1.0 = as rough as its surroundings). A
@@ -178,12 +182,14 @@ def added_silence(y: np.ndarray, rate: int, bar: np.ndarray, sample_rate: int,
 
 
 def loudness_db(z: np.ndarray) -> float:
-    """RMS over all samples and channels, dB re the peak sample."""
+    """RMS over all samples and channels, each channel's mean left out, dB re the peak sample
+    as it is."""
     z = np.asarray(z, dtype=np.float64)
     peak = float(np.max(np.abs(z)))
     if peak == 0.0:
         return -math.inf
-    return 10.0 * math.log10(float(np.mean(z * z)) / peak ** 2)
+    ac = z - z.mean(axis=-1, keepdims=True)
+    return 10.0 * math.log10(max(float(np.mean(ac * ac)), 1e-300) / peak ** 2)
 
 
 def seam_step(y: np.ndarray) -> float:
@@ -279,11 +285,10 @@ def loop_figures(y: np.ndarray, rate: int, loop, tempo_bpm: float, mode: str) ->
 
 
 def source_loudness_db(bar: np.ndarray, sample_rate: int, rate: int) -> float:
-    """loudness_db of the source bar as a loop resampled to `rate` (soxr HQ)."""
+    """loudness_db of the source bar as it is, as a loop resampled to `rate` (soxr HQ)."""
     import soxr
 
     x = np.asarray(bar, dtype=np.float64)
-    x = x - x.mean(axis=1, keepdims=True)
     b = x.shape[1]
     pad = min(256, b)
     y = soxr.resample(x[:, np.arange(-pad, b + pad) % b].T, sample_rate, rate, quality="HQ").T
