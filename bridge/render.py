@@ -268,15 +268,18 @@ def _unit_level(x: np.ndarray, sr: int) -> tuple[np.ndarray, float]:
     samples carry DC of their own (an 808's) average above 0, and the silence between them,
     moved down by the mean, sat at an offset, which a slowed slice's body stretched and raised
     with its tail (the corpus's 808 loop: -20 dB re the peak where the source is silent), and
-    the hits, centred, came out up to 0.9 dB louder than their source plays after
+    the hits, centred, came out up to 1 dB louder than their source plays after
     normalising."""
     d = x.astype(np.float64)
     d -= d.mean(axis=1, keepdims=True)
     d -= _rest_level(d, sr)
-    # Silence that rests at the level taken out is left as rounding dust,
-    # and Rubber Band's output moves with dust: it is silence again.
-    d[np.abs(d) < max(np.finfo(np.float32).tiny, REST_DUST * float(np.max(np.abs(d))))] = 0.0
-    level = float(np.max(np.abs(d))) if d.size else 0.0
+    # Silence that rests at the level taken out is left as rounding dust, and Rubber Band's
+    # output moves with dust: it is silence again. The loudest sample is never flushed
+    # (REST_DUST < 1), so it is the level unless everything is under float32's smallest normal.
+    top = float(np.max(np.abs(d))) if d.size else 0.0
+    tiny = float(np.finfo(np.float32).tiny)
+    d[np.abs(d) < max(tiny, REST_DUST * top)] = 0.0
+    level = top if top >= tiny else 0.0
     if level == 0.0:
         return np.zeros_like(x), 0.0
     return (d / level).astype(np.float32), level

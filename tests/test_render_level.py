@@ -141,7 +141,7 @@ def dc_hits_bar() -> np.ndarray:
 @pytest.mark.parametrize("tempo", [70.0, 125.0, 174.0])
 def test_silence_between_hits_that_carry_dc_stays_at_zero(mode, tempo):
     """The bar's mean is the hits' DC spread over the bar: taken out, it left the silence
-    between them at an offset (here -27 dB re the peak), which beats mode then stretched and
+    between them at an offset (here -28 dB re the peak), which beats mode then stretched and
     raised with each slowed slice. The bar is moved to rest at 0 instead."""
     x = dc_hits_bar()
     y = render(x, good_card(), tempo, rate=44100, mode=mode)

@@ -35,7 +35,7 @@ known about the source, and trust nothing the renderer says about itself.
   resampled to the output rate first (its peak between 14.7 kHz samples counts). The source's
   mean was once taken out before its peak was read: a loop whose hits carry DC (the corpus's
   808) then read as loud as a render that centres those hits, which lowers their peak and, after
-  normalising, plays them up to 0.9 dB louder than the source does.
+  normalising, plays them up to 1 dB louder than the source does.
 - **Seam step**: the jump from the loop's last sample to its first, in units of the RMS
   sample-to-sample step of the whole loop (1.0 = a typical step). **Seam roughness**: the same
   jump against the steps of the 1 ms around the seam (1.0 = as rough as its surroundings). A
